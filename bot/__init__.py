@@ -1,0 +1,1 @@
+"""obi-scalp-bot: order-book-imbalance scalping for Coincheck BTC/JPY."""

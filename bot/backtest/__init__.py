@@ -1,0 +1,1 @@
+"""Event-driven backtester, metrics, HTML report, and the cached-feature fast path."""

@@ -1,0 +1,1 @@
+"""Coincheck connectivity: wire formats, REST and WebSocket clients, recordings."""

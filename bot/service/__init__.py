@@ -1,0 +1,1 @@
+"""The live asyncio bot service: wiring, health and metrics, hot reload, lifecycle."""

@@ -1,0 +1,1 @@
+"""A Coincheck-compatible exchange server replaying recorded or synthetic data."""

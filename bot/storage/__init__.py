@@ -1,0 +1,1 @@
+"""Database: connection (embedded or DATABASE_URL), migrations, batched writer, queries."""

@@ -1,0 +1,1 @@
+"""Indicators and the signal engine: pure and deterministic; time comes from the events."""

@@ -1,0 +1,1 @@
+"""Optuna-based parameter search with out-of-sample and walk-forward validation."""
