@@ -11,12 +11,12 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from bot.exchange.wire import WireFormatError, parse_order_books, parse_ws_message
 from bot.market.events import MarketEvent
+from bot.market.loaders import LoadReport, Malformed
 
 FORMAT_NAME = "obi-scalp-bot/ws-recording"
 FORMAT_VERSION = 1
@@ -24,21 +24,6 @@ FORMAT_VERSION = 1
 
 class RecordingError(ValueError):
     """A file that is not a usable recording; the message names the file and the problem."""
-
-
-@dataclass
-class Malformed:
-    line: int
-    reason: str
-
-
-@dataclass
-class LoadReport:
-    """What a loader read: events in order, plus every skipped line with its reason."""
-
-    events: list[MarketEvent]
-    rows: int = 0
-    malformed: list[Malformed] = field(default_factory=list)
 
 
 def open_text(path: Path, mode: str = "rt") -> IO[str]:
