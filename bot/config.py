@@ -270,7 +270,7 @@ def load_trade_params(path: str | Path) -> TradeParams:
     try:
         return TradeParams.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_error(path.name, data, exc)) from None
+        raise ConfigError(_format_error(str(path), data, exc)) from None
 
 
 def dump_trade_params(params: TradeParams) -> str:

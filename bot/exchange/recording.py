@@ -9,6 +9,7 @@ Replay parses frames with the same parser the live client uses.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +27,12 @@ class RecordingError(ValueError):
     """A file that is not a usable recording; the message names the file and the problem."""
 
 
-def open_text(path: Path, mode: str = "rt") -> IO[str]:
+def open_text(path: Path, mode: str = "rt", raw: IO[bytes] | None = None) -> IO[str]:
+    """Text stream of a recording; `raw` lets a caller watch progress on the underlying file."""
     if path.suffix == ".gz":
-        return gzip.open(path, mode, encoding="utf-8")  # type: ignore[return-value]
+        return gzip.open(raw if raw is not None else path, mode, encoding="utf-8")  # type: ignore[return-value]
+    if raw is not None:
+        return io.TextIOWrapper(raw, encoding="utf-8")
     return open(path, mode.replace("t", "") or "r", encoding="utf-8")
 
 
@@ -72,9 +76,11 @@ class RecordingWriter:
         self.close()
 
 
-def iter_recording(path: Path, report: LoadReport) -> Iterator[MarketEvent]:
+def iter_recording(
+    path: Path, report: LoadReport, raw: IO[bytes] | None = None
+) -> Iterator[MarketEvent]:
     """Yield events from a recording; malformed lines are recorded in `report` and skipped."""
-    with open_text(path) as fh:
+    with open_text(path, raw=raw) as fh:
         header = fh.readline()
         try:
             head = json.loads(header)

@@ -70,6 +70,7 @@ class Position:
         "btc_sat",
         "fees_jpy",
         "jpy",
+        "open_value",
         "position_sat",
         "realized_jpy",
     )
@@ -81,6 +82,7 @@ class Position:
         self.realized_jpy = ZERO  # net of fees, closed cycles and partial closes
         self.fees_jpy = ZERO
         self._lots: deque[tuple[int, int]] = deque()  # (price, satoshi) of the open side
+        self.open_value = 0  # Σ price × satoshi of the open lots
         self._reset_cycle()
 
     def _reset_cycle(self) -> None:
@@ -103,12 +105,11 @@ class Position:
         """Average price of the open lots."""
         if not self._lots:
             return None
-        value = sum(p * q for p, q in self._lots)
-        return Decimal(value) / abs(self.position_sat)
+        return Decimal(self.open_value) / abs(self.position_sat)
 
     def unrealized_jpy(self, mark_price: int) -> Decimal:
         sign = 1 if self.position_sat > 0 else -1
-        value = sum((mark_price - p) * q for p, q in self._lots)
+        value = mark_price * abs(self.position_sat) - self.open_value
         return Decimal(sign * value) / _SAT
 
     def equity_jpy(self, mark_price: int) -> Decimal:
@@ -125,7 +126,9 @@ class Position:
         if side is Side.BUY:
             cost = Decimal(value) / _SAT + fee_jpy
             if cost > self.jpy:
-                raise SpotBalanceError(f"buy of {amount_sat} sat at {price} needs {cost} JPY, hold {self.jpy}")
+                raise SpotBalanceError(
+                    f"buy of {amount_sat} sat at {price} needs {cost} JPY, hold {self.jpy}"
+                )
             self.jpy -= cost
             self.btc_sat += amount_sat
         else:
@@ -153,6 +156,7 @@ class Position:
             lot_price, lot_qty = self._lots[0]
             take = min(left, lot_qty)
             gross += pos_sign * (price - lot_price) * take
+            self.open_value -= lot_price * take
             if take == lot_qty:
                 self._lots.popleft()
             else:
@@ -185,6 +189,7 @@ class Position:
         if self._cycle_amount == 0:
             self._cycle_entry_ts = ts_us
         self._lots.append((price, amount_sat))
+        self.open_value += price * amount_sat
         self._cycle_entry_value += price * amount_sat
         self._cycle_amount += amount_sat
         self._cycle_fees += fee_jpy
