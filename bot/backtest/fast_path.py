@@ -448,7 +448,7 @@ def evaluate(
             venue.handle(trader.on_tick(t, None, None, s))
         # --- where can something happen next?
         nxt = n
-        if trader.idle and not venue.busy:
+        if trader.awaiting_entry and not venue.busy:
             k = np.searchsorted(candidates, i, side="right")
             nxt = int(candidates[k]) if k < len(candidates) else n
         else:

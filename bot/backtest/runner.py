@@ -50,12 +50,12 @@ class BacktestResult:
         return {
             "events": self.level_events,
             "trades": m.trades,
-            "pnl_jpy": float(round(m.pnl_jpy, 2)),
-            "fees_jpy": float(round(m.fees_jpy, 2)),
+            "pnl_jpy": float(m.pnl_jpy),
+            "fees_jpy": float(m.fees_jpy),
             "win_rate": m.win_rate,
             "profit_factor": m.profit_factor,
             "sharpe": m.sharpe,
-            "max_drawdown_jpy": float(round(m.max_drawdown_jpy, 2)),
+            "max_drawdown_jpy": float(m.max_drawdown_jpy),
             "events_per_sec": round(self.events_per_sec) if self.events_per_sec else None,
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -57,13 +58,30 @@ MarketEvent = BookDiff | BookSnapshot | TradePrint
 
 
 def btc_to_sat(text: str | float) -> int:
-    """'0.03' -> 3_000_000. Exact for amounts with at most 8 decimals below 10^7 BTC."""
-    return round(float(text) * SATOSHI_PER_BTC)
+    """'0.03' -> 3_000_000. Exact for amounts with at most 8 decimals below 10^7 BTC.
+
+    Raises ValueError for non-numbers, infinities and a positive amount below one satoshi
+    (which would otherwise turn a level update into a removal)."""
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > 1e7:
+        raise ValueError(f"amount {text!r} is not a finite BTC amount")
+    sat = round(value * SATOSHI_PER_BTC)
+    if sat == 0 and value != 0:
+        raise ValueError(f"amount {text!r} is below one satoshi")
+    return sat
 
 
 def price_to_int(text: str | float) -> int:
-    """Coincheck rates are whole yen sent as '16857500.0'; the 1 JPY tick makes this exact."""
-    return round(float(text))
+    """Coincheck rates are whole yen sent as '16857500.0'; the 1 JPY tick makes this exact.
+
+    Raises ValueError for non-numbers, infinities and prices off the 1 JPY tick."""
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > 1e12:
+        raise ValueError(f"rate {text!r} is not a finite JPY price")
+    price = round(value)
+    if abs(value - price) > 1e-6:
+        raise ValueError(f"rate {text!r} is not on the 1 JPY tick")
+    return price
 
 
 def event_level_count(event: MarketEvent) -> int:

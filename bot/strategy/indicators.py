@@ -118,7 +118,7 @@ class HurstRegime:
         self.window = window
         self.lag = lag
         self.band = band
-        self._samples: deque[int] = deque(maxlen=lag + 1)
+        self._samples: deque[int] = deque(maxlen=lag)  # the last `lag` samples
         self._d1: deque[int] = deque()
         self._dk: deque[int] = deque()
         self._sum1 = 0
@@ -140,7 +140,7 @@ class HurstRegime:
             self._sum1 += d1 * d1
             if len(self._d1) > self.window:
                 self._sum1 -= self._d1.popleft()
-            if len(samples) == self.lag + 1:
+            if len(samples) == self.lag:  # samples[0] is `lag` steps back
                 dk = mid2 - samples[0]
                 self._dk.append(dk * dk)
                 self._sumk += dk * dk
@@ -151,8 +151,10 @@ class HurstRegime:
         return self.regime
 
     def hurst(self) -> float | None:
-        if len(self._dk) < self.window or self._sum1 == 0 or self._sumk == 0:
-            return None
+        if len(self._dk) < self.window or self._sum1 == 0:
+            return None  # warming up, or a flat market: no information
+        if self._sumk == 0:
+            return 0.0  # every lag-k move cancels out: perfectly mean-reverting
         ratio = (self._sumk / len(self._dk)) / (self._sum1 / len(self._d1))
         return 0.5 * math.log(ratio) / math.log(self.lag)
 

@@ -195,3 +195,28 @@ class Position:
         self._cycle_fees += fee_jpy
         # Entry fees are part of the cycle's cost; they reach realized PnL when it closes.
         self.realized_jpy -= fee_jpy
+
+    # ------------------------------------------------------------------ persistence
+    def open_lots(self) -> list[tuple[int, int]]:
+        """(price, satoshi) of the open lots, oldest first; with `restore` survives a restart."""
+        return list(self._lots)
+
+    def restore(
+        self,
+        lots: list[tuple[int, int]],
+        side: Side | None,
+        realized_jpy: Decimal,
+        fees_jpy: Decimal,
+    ) -> None:
+        """Re-open the strategy position a previous run held (balances come from the exchange)."""
+        self._lots = deque((int(p), int(q)) for p, q in lots)
+        amount = sum(q for _, q in self._lots)
+        sign = 0 if side is None else int(side)
+        self.position_sat = sign * amount
+        self.open_value = sum(p * q for p, q in self._lots)
+        self.realized_jpy = Decimal(realized_jpy)
+        self.fees_jpy = Decimal(fees_jpy)
+        self._reset_cycle()
+        if amount:
+            self._cycle_amount = amount
+            self._cycle_entry_value = self.open_value

@@ -8,6 +8,11 @@ Rules: one position cycle at a time; an entry only when flat with no working ord
 entries racing); TP/SL checked against the side we would exit into (bid for a long, ask for a
 short) only while no order is working; once an exit is triggered it is re-sent until flat;
 every order is cancelled `order.timeout_seconds` after it was sent.
+
+Dust: Coincheck refuses orders below 0.005 BTC, so a partial fill can leave a position too small
+to exit. Such dust counts as flat for decisions: it is never sent as an exit order, and the next
+entry absorbs it (an entry against the dust's side is enlarged by the dust, so the position it
+opens is exactly `order_amount`; one on the same side simply adds to it).
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from bot.config import TradeParams
+from bot.config import MIN_ORDER_BTC, SATOSHI_PER_BTC, TradeParams
 from bot.market.events import Side
 from bot.trading.fills import Fill, Liquidity, fee_jpy
 from bot.trading.position import Position, RoundTrip
 from bot.trading.risk import RiskLimits
+
+MIN_ORDER_SAT = int(MIN_ORDER_BTC * SATOSHI_PER_BTC)
+REJECTION_COOLDOWN_US = 1_000_000
 
 
 class Purpose(StrEnum):
@@ -71,6 +79,7 @@ class Trader:
         self.initial_equity: Decimal | None = None
         self.refusals: Counter[str] = Counter()
         self.round_trips: list[RoundTrip] = []
+        self.cooldown_until_us = 0
         self._next_id = 1
         self.update_params(params)
 
@@ -91,6 +100,11 @@ class Trader:
     def idle(self) -> bool:
         """Flat with nothing working: only a signal can make the next tick do anything."""
         return self.position.position_sat == 0 and not self.working
+
+    @property
+    def awaiting_entry(self) -> bool:
+        """Nothing to manage: flat or holding dust, no order working."""
+        return abs(self.position.position_sat) < MIN_ORDER_SAT and not self.working
 
     def _new_id(self) -> int:
         cid = self._next_id
@@ -120,8 +134,10 @@ class Trader:
         if bid is None or ask is None:
             return intents
 
+        if ts_us < self.cooldown_until_us:
+            return intents
         pos = self.position.position_sat
-        if pos:
+        if abs(pos) >= MIN_ORDER_SAT:
             size = abs(pos)
             if pos > 0:
                 pnl = bid * size - self.position.open_value
@@ -145,17 +161,19 @@ class Trader:
                     intents.append(self._place(Side.BUY, price, size, Purpose.EXIT, ts_us))
             return intents
 
+        self.exit_reason = None  # flat or dust: nothing left to exit
         if signal == 0:
             return intents
         side = Side.BUY if signal > 0 else Side.SELL
         price = ask + self._offset if side is Side.BUY else bid - self._offset
-        refusal = self.risk.entry_refusal(
-            side, price, self._amount, self.position, (bid + ask) // 2
-        )
+        amount = self._amount
+        if pos and (pos > 0) != (signal > 0):
+            amount += abs(pos)  # close the dust and open exactly order_amount
+        refusal = self.risk.entry_refusal(side, price, amount, self.position, (bid + ask) // 2)
         if refusal is not None:
             self.refusals[refusal] += 1
             return intents
-        intents.append(self._place(side, price, self._amount, Purpose.ENTRY, ts_us))
+        intents.append(self._place(side, price, amount, Purpose.ENTRY, ts_us))
         return intents
 
     def fee_for(self, fill: Fill) -> Decimal:
@@ -163,24 +181,41 @@ class Trader:
         return fee_jpy(fill.price, fill.amount_sat, rate)
 
     def on_fill(
-        self, client_id: int, fill: Fill, ts_us: int, fee: Decimal | None = None
+        self,
+        client_id: int,
+        fill: Fill,
+        ts_us: int,
+        fee: Decimal | None = None,
+        late_side: Side | None = None,
     ) -> list[RoundTrip]:
-        """Book a fill of one of our orders (fee from the venue, or the configured rates)."""
+        """Book a fill of one of our orders (fee from the venue, or the configured rates).
+
+        `late_side` books a fill of an order already closed (live: found by a later poll)."""
         w = self.working.get(client_id)
         if w is None:
-            raise KeyError(f"fill for unknown order {client_id}")
-        w.filled_sat += fill.amount_sat
+            if late_side is None:
+                raise KeyError(f"fill for unknown order {client_id}")
+            side = late_side  # a fill that raced the order's cancel: book it all the same
+        else:
+            w.filled_sat += fill.amount_sat
+            side = w.order.side
         fee = self.fee_for(fill) if fee is None else fee
-        closed = self.position.apply_fill(w.order.side, fill.price, fill.amount_sat, fee, ts_us)
+        closed = self.position.apply_fill(side, fill.price, fill.amount_sat, fee, ts_us)
         if closed:
             self.exit_reason = None
             self.round_trips.extend(closed)
             if self.initial_equity is not None:
                 self.risk.record_realized(self.position.realized_jpy, self.initial_equity)
-        if w.remaining_sat <= 0:
+        if w is not None and w.remaining_sat <= 0:
             del self.working[client_id]
         return closed
 
     def on_order_closed(self, client_id: int) -> None:
-        """The venue reports the order done (cancelled, expired or rejected)."""
+        """The venue reports the order done (cancelled or expired)."""
         self.working.pop(client_id, None)
+
+    def on_order_rejected(self, client_id: int, ts_us: int) -> None:
+        """The venue refused the order: close it and pause new orders briefly, so a refusal
+        that will repeat (funds, limits) is not hammered on every tick."""
+        self.working.pop(client_id, None)
+        self.cooldown_until_us = ts_us + REJECTION_COOLDOWN_US

@@ -46,21 +46,21 @@ def test_golden_fills_and_pnl(golden_params) -> None:
     assert fills == [
         (Side.BUY, 16_857_649, 500_000, "T", "entry"),
         (Side.SELL, 16_854_908, 500_000, "T", "exit"),
-        # Only 0.003 BTC was displayed at or below the limit; the rest timed out.
+        # Only 0.003 BTC was displayed at or below the limit; the rest timed out. 0.003 BTC is
+        # below Coincheck's 0.005 minimum, so it stays as dust for the next entry to absorb.
         (Side.BUY, 16_858_173, 300_000, "T", "entry"),
-        (Side.SELL, 16_856_230, 300_000, "T", "exit"),
     ]
     pnls = [rt.pnl_jpy for rt in result.round_trips]
-    # (16,854,908 − 16,857,649) × 0.005 = −13.705 ; (16,856,230 − 16,858,173) × 0.003 = −5.829
-    assert pnls == [Decimal("-13.705"), Decimal("-5.829")]
+    # (16,854,908 − 16,857,649) × 0.005 = −13.705
+    assert pnls == [Decimal("-13.705")]
     m = result.metrics
-    assert m.trades == 2 and m.wins == 0
-    assert m.pnl_jpy == Decimal("-19.534")
-    assert m.max_drawdown_jpy == Decimal("-19.534") * -1
+    assert m.trades == 1 and m.wins == 0
+    assert m.pnl_jpy == Decimal("-13.705")
+    assert m.max_drawdown_jpy == Decimal("13.705")
     assert m.profit_factor == 0.0
-    # Balances: exactly the round trips' cash flows, no BTC created or lost.
-    assert result.final_btc_sat == 5_000_000
-    assert result.final_jpy == Decimal("1000000") + Decimal("-19.534")
+    # Balances: the round trip's cash flow plus the dust bought: 16,858,173 × 0.003 = 50,574.519
+    assert result.final_btc_sat == 5_000_000 + 300_000
+    assert result.final_jpy == Decimal("1000000") - Decimal("13.705") - Decimal("50574.519")
 
 
 def test_csv_and_zip_give_the_same_backtest(golden_params) -> None:
@@ -83,8 +83,8 @@ def test_simulate_json_is_one_object(tmp_path, golden_params) -> None:
         "max_drawdown_jpy", "events_per_sec",
     }  # fmt: skip
     assert summary["events"] == 1241
-    assert summary["trades"] == 2
-    assert summary["pnl_jpy"] == -19.53
+    assert summary["trades"] == 1
+    assert summary["pnl_jpy"] == -13.705
     assert summary["win_rate"] == 0.0
 
 
