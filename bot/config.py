@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SATOSHI_PER_BTC = 100_000_000
 MIN_ORDER_BTC = Decimal("0.005")
@@ -140,11 +148,12 @@ class TradeParams(_Strict):
     latency: LatencyModel = LatencyModel()
     order: OrderParams = OrderParams()
 
-    @model_validator(mode="after")
-    def _whole_satoshis(self) -> TradeParams:
-        if (self.order_amount * SATOSHI_PER_BTC) % 1 != 0:
-            raise ValueError("order_amount must have at most 8 decimals")
-        return self
+    @field_validator("order_amount")
+    @classmethod
+    def _whole_satoshis(cls, value: Decimal) -> Decimal:
+        if (value * SATOSHI_PER_BTC) % 1 != 0:
+            raise ValueError("must have at most 8 decimals (whole satoshis)")
+        return value
 
     @property
     def order_amount_sat(self) -> int:
@@ -197,6 +206,11 @@ class BotConfig(_Strict):
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     confirm_live_trading: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    state_dir: str = Field(
+        default="var/state", description="persisted bot state: drawdown halt, client order ids"
+    )
+    status_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    shutdown_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 8.0
 
 
 class AppConfig(_Strict):
@@ -457,3 +471,331 @@ def load_param_template(path: str | Path) -> ParamTemplate:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     return parse_param_template(text, path.name)
+
+
+# =========================================================================== optimizer settings
+# config/optimizer_config.yaml: how the optimizer searches, validates and runs (issue 6).
+class SearchSettings(_Strict):
+    """The Optuna search on the in-sample window."""
+
+    trials: Annotated[int, Field(ge=1, le=100_000)] = 300
+    sampler: Literal["tpe", "random"] = "tpe"
+    seed: int | None = 42
+    objective: Literal["sharpe_sqrt_trades", "pnl"] = "sharpe_sqrt_trades"
+    startup_trials: Annotated[int, Field(ge=0)] = 20
+    """Random trials before TPE models the space (and before the pruner judges)."""
+    pruner: Literal["median", "none"] = "median"
+    probe_fraction: Annotated[float, Field(gt=0, le=1)] = 0.25
+    """A trial is first run on this leading share of the in-sample window; hopeless ones stop there."""
+
+
+class ConstraintSettings(_Strict):
+    """An in-sample result outside these is infeasible, whatever its objective."""
+
+    min_trades: Annotated[int, Field(ge=0)] = 30
+    max_drawdown_jpy: Annotated[Decimal, Field(gt=0)] = Decimal("20000")
+
+
+class WindowSettings(_Strict):
+    hours: Annotated[float, Field(gt=0, le=24 * 90)] = 24.0
+    """Default window of recent market data (database) when a job or --hours gives none."""
+    out_of_sample_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    """The last share of the window, never seen by the search."""
+
+
+class AcceptanceSettings(_Strict):
+    """Out-of-sample thresholds a candidate must meet to be written."""
+
+    candidates: Annotated[int, Field(ge=1, le=1000)] = 10
+    min_profit_factor: Annotated[float, Field(ge=0)] = 1.2
+    min_sharpe: float = 0.05
+    min_trades: Annotated[int, Field(ge=1)] = 20
+    max_drawdown_jpy: Annotated[Decimal, Field(gt=0)] = Decimal("20000")
+    hopeless_after: Annotated[int, Field(ge=1)] = 3
+    """Stop trying candidates after this many in a row lose money out of sample."""
+
+
+class WalkForwardSettings(_Strict):
+    """Rolling re-optimisation: train on `train_chunks` chunks, validate on the next one."""
+
+    enabled: bool = True
+    splits: Annotated[int, Field(ge=1, le=50)] = 4
+    train_chunks: Annotated[int, Field(ge=1, le=20)] = 2
+    trials_per_split: Annotated[int, Field(ge=1)] = 20
+    min_trades: Annotated[int, Field(ge=0)] = 5
+    min_success_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
+class StabilitySettings(_Strict):
+    """Jitter the accepted parameters; the result must not collapse."""
+
+    enabled: bool = True
+    samples: Annotated[int, Field(ge=1, le=1000)] = 8
+    jitter: Annotated[float, Field(gt=0, le=0.5)] = 0.05
+    """Standard deviation of the jitter as a share of each parameter's range."""
+    min_profitable_share: Annotated[float, Field(ge=0, le=1)] = 0.6
+    min_pnl_ratio: Annotated[float, Field(ge=0, le=1)] = 0.25
+    """Median jittered PnL must reach this share of the accepted parameters' PnL."""
+
+
+class WorkerSettings(_Strict):
+    """`serve`: job polling, the lease that frees the job of a crashed worker, retries."""
+
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 5.0
+    heartbeat_seconds: Annotated[float, Field(gt=0)] = 10.0
+    lease_seconds: Annotated[float, Field(gt=0)] = 60.0
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeat(self) -> WorkerSettings:
+        if self.lease_seconds <= 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds}) must exceed twice heartbeat_seconds "
+                f"({self.heartbeat_seconds}), or live jobs would be taken from their workers"
+            )
+        return self
+
+
+class OptimizerConfig(_Strict):
+    search: SearchSettings = SearchSettings()
+    constraints: ConstraintSettings = ConstraintSettings()
+    window: WindowSettings = WindowSettings()
+    acceptance: AcceptanceSettings = AcceptanceSettings()
+    walk_forward: WalkForwardSettings = WalkForwardSettings()
+    stability: StabilitySettings = StabilitySettings()
+    worker: WorkerSettings = WorkerSettings()
+    history_keep: Annotated[int, Field(ge=1, le=10_000)] = 50
+    """Parameter versions kept in the history directory next to the params file."""
+
+
+def parse_optimizer_config(text: str, label: str = "optimizer_config.yaml") -> OptimizerConfig:
+    data = parse_yaml_mapping(text, label)
+    try:
+        return OptimizerConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(label, data, exc)) from None
+
+
+def load_optimizer_config(
+    path: str | Path | None = "config/optimizer_config.yaml",
+) -> OptimizerConfig:
+    """The optimizer's settings; None gives the built-in defaults."""
+    if path is None:
+        return OptimizerConfig()
+    path = Path(path)
+    data = _read_yaml(path)
+    try:
+        return OptimizerConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(path.name, data, exc)) from None
+
+
+# --------------------------------------------------------------------------- drift monitor
+# drift_monitor.yaml: windows and thresholds of the drift monitor (python -m drift_monitor).
+DriftSeverity = Literal["minor", "normal", "major"]
+
+
+class DriftLevelsBelow(_Strict):
+    """Drift when the value falls to or below a level; each level is worse than the last."""
+
+    minor: float
+    normal: float
+    major: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftLevelsBelow:
+        if not self.minor > self.normal > self.major:
+            raise ValueError(
+                f"levels must fall: minor ({self.minor}) > normal ({self.normal}) "
+                f"> major ({self.major})"
+            )
+        return self
+
+
+class DriftLevelsAbove(_Strict):
+    """Drift when the value rises to or above a level; each level is worse than the last."""
+
+    minor: Annotated[float, Field(gt=0)]
+    normal: Annotated[float, Field(gt=0)]
+    major: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftLevelsAbove:
+        if not self.minor < self.normal < self.major:
+            raise ValueError(
+                f"levels must rise: minor ({self.minor}) < normal ({self.normal}) "
+                f"< major ({self.major})"
+            )
+        return self
+
+
+class DriftChangeLevels(DriftLevelsAbove):
+    """A factor of change either way: 3 means 3x the baseline or a third of it."""
+
+    @model_validator(mode="after")
+    def _above_one(self) -> DriftChangeLevels:
+        if self.minor <= 1:
+            raise ValueError(f"minor ({self.minor}) must be above 1 (a factor of change)")
+        return self
+
+
+class SharpeDriftConfig(_Strict):
+    """Per-trade Sharpe of each recent window as a z-score against the baseline trades."""
+
+    enabled: bool = True
+    windows_hours: Annotated[tuple[Annotated[float, Field(gt=0)], ...], Field(min_length=1)] = (
+        1.0,
+        4.0,
+    )
+    levels: DriftLevelsBelow = DriftLevelsBelow(minor=-2.0, normal=-3.0, major=-4.0)
+
+
+class ProfitFactorDriftConfig(_Strict):
+    enabled: bool = True
+    window_hours: Annotated[float, Field(gt=0)] = 4.0
+    levels: DriftLevelsBelow = DriftLevelsBelow(minor=1.0, normal=0.8, major=0.6)
+
+
+class DrawdownDriftConfig(_Strict):
+    """Max drawdown of the recent window over the baseline's max drawdown (a ratio)."""
+
+    enabled: bool = True
+    window_hours: Annotated[float, Field(gt=0)] = 4.0
+    min_baseline_drawdown_jpy: Annotated[float, Field(gt=0)] = 500.0
+    levels: DriftLevelsAbove = DriftLevelsAbove(minor=1.0, normal=1.5, major=2.0)
+
+
+class IdleDriftConfig(_Strict):
+    """Time since our last fill over the baseline's mean gap between round trips."""
+
+    enabled: bool = True
+    active_market_ratio: Annotated[float, Field(gt=0)] = 0.5
+    levels: DriftLevelsAbove = DriftLevelsAbove(minor=4.0, normal=8.0, major=16.0)
+
+
+class PerformanceDriftConfig(_Strict):
+    mode: Literal["paper", "live", "backtest"] = "paper"
+    baseline_hours: Annotated[float, Field(gt=0)] = 168.0
+    min_trades_window: Annotated[int, Field(ge=2)] = 5
+    min_trades_baseline: Annotated[int, Field(ge=2)] = 30
+    sharpe: SharpeDriftConfig = SharpeDriftConfig()
+    profit_factor: ProfitFactorDriftConfig = ProfitFactorDriftConfig()
+    drawdown: DrawdownDriftConfig = DrawdownDriftConfig()
+    idle: IdleDriftConfig = IdleDriftConfig()
+
+    @model_validator(mode="after")
+    def _windows_inside_baseline(self) -> PerformanceDriftConfig:
+        longest = max(
+            (
+                *self.sharpe.windows_hours,
+                self.profit_factor.window_hours,
+                self.drawdown.window_hours,
+            )
+        )
+        if longest >= self.baseline_hours:
+            raise ValueError(
+                f"baseline_hours ({self.baseline_hours}) must be longer than every recent "
+                f"window (longest: {longest})"
+            )
+        return self
+
+
+class MarketDriftConfig(_Strict):
+    """Regime of the market (from market_trades): recent window against a baseline."""
+
+    enabled: bool = True
+    window_minutes: Annotated[float, Field(gt=0)] = 15.0
+    baseline_hours: Annotated[float, Field(gt=0)] = 24.0
+    bucket_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    min_buckets: Annotated[int, Field(ge=2)] = 20
+    min_trades_baseline: Annotated[int, Field(ge=1)] = 100
+    volatility: DriftChangeLevels = DriftChangeLevels(minor=2.0, normal=3.0, major=5.0)
+    spread: DriftChangeLevels = DriftChangeLevels(minor=2.0, normal=3.0, major=5.0)
+    trade_rate: DriftChangeLevels = DriftChangeLevels(minor=3.0, normal=5.0, major=10.0)
+    price_move_z: DriftLevelsAbove = DriftLevelsAbove(minor=4.0, normal=6.0, major=8.0)
+
+    @model_validator(mode="after")
+    def _window_inside_baseline(self) -> MarketDriftConfig:
+        if self.window_minutes >= self.baseline_hours * 60:
+            raise ValueError(
+                f"baseline_hours ({self.baseline_hours}) must be longer than window_minutes "
+                f"({self.window_minutes})"
+            )
+        if self.bucket_seconds * self.min_buckets > self.window_minutes * 60:
+            raise ValueError(
+                f"min_buckets ({self.min_buckets}) of {self.bucket_seconds} s do not fit in "
+                f"window_minutes ({self.window_minutes})"
+            )
+        return self
+
+
+class DriftJobSpec(_Strict):
+    """The optimization a drift of one severity asks for, and the wait after any job."""
+
+    hours: Annotated[int, Field(ge=1)]
+    trials: Annotated[int, Field(ge=1)]
+    cooldown_minutes: Annotated[float, Field(ge=0)]
+
+
+class DriftJobsConfig(_Strict):
+    min_severity: DriftSeverity = "minor"
+    minor: DriftJobSpec = DriftJobSpec(hours=168, trials=300, cooldown_minutes=360)
+    normal: DriftJobSpec = DriftJobSpec(hours=72, trials=150, cooldown_minutes=120)
+    major: DriftJobSpec = DriftJobSpec(hours=24, trials=60, cooldown_minutes=30)
+
+    @model_validator(mode="after")
+    def _severer_is_faster(self) -> DriftJobsConfig:
+        if not self.minor.hours >= self.normal.hours >= self.major.hours:
+            raise ValueError("hours must not grow with severity (minor >= normal >= major)")
+        if not self.minor.trials >= self.normal.trials >= self.major.trials:
+            raise ValueError("trials must not grow with severity (minor >= normal >= major)")
+        return self
+
+    def spec(self, severity: DriftSeverity) -> DriftJobSpec:
+        return {"minor": self.minor, "normal": self.normal, "major": self.major}[severity]
+
+
+class DriftNotifyConfig(_Strict):
+    webhook_url: SecretStr | None = Field(
+        default=None, description="Slack/Discord-compatible webhook; unset = no notifications"
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    drawdown_halt_jpy: Annotated[float, Field(gt=0)] | None = 50_000.0
+
+
+class DriftMonitorConfig(_Strict):
+    check_interval_seconds: Annotated[float, Field(gt=0)] = 60.0
+    escalate_on_both: bool = Field(
+        default=True,
+        description="performance and market drift together raise the severity one level",
+    )
+    performance: PerformanceDriftConfig = PerformanceDriftConfig()
+    market: MarketDriftConfig = MarketDriftConfig()
+    jobs: DriftJobsConfig = DriftJobsConfig()
+    notify: DriftNotifyConfig = DriftNotifyConfig()
+
+
+DRIFT_ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "DRIFT_WEBHOOK_URL": ("notify", "webhook_url"),
+}
+
+
+def load_drift_config(
+    path: str | Path | None = "config/drift_monitor.yaml", env: dict[str, str] | None = None
+) -> DriftMonitorConfig:
+    """Read drift_monitor.yaml (defaults when `path` is None) plus DRIFT_WEBHOOK_URL."""
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = _read_yaml(Path(path)) if path is not None else {}
+    label = Path(path).name if path is not None else "drift_monitor"
+    for var, (section, key) in DRIFT_ENV_OVERRIDES.items():
+        value = env.get(var)
+        if value:
+            data.setdefault(section, {})
+            if not isinstance(data[section], dict):
+                raise ConfigError(f"{label}: {section} must be a mapping")
+            data[section][key] = value
+    try:
+        return DriftMonitorConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(label, data, exc)) from None
