@@ -40,9 +40,14 @@ def _levels(raw: Any, where: str) -> tuple[Level, ...]:
             for item in raw:
                 if type(item) is not list or len(item) != 2:
                     break
-                price = round(float(item[0]))
-                amount = round(float(item[1]) * SATOSHI_PER_BTC)
-                if price <= 0 or amount < 0:
+                rate = float(item[0])
+                price = round(rate)
+                btc = float(item[1])
+                amount = round(btc * SATOSHI_PER_BTC)
+                # Plain cases only: on-tick positive rate, in-range amount, not sub-satoshi.
+                if rate != price or not 0 < price <= 10**12 or not 0 <= btc <= 1e7:
+                    break
+                if amount == 0 and btc != 0:
                     break
                 append((price, amount))
             else:
