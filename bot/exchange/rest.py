@@ -80,6 +80,7 @@ class CoincheckRest:
         self._reconcile_delay = reconcile_delay
         self._rng = random.Random(seed)
         self._client = httpx.AsyncClient(timeout=timeout)
+        self._private_lock = asyncio.Lock()
         self._max_order_id_seen: int | None = None
         self.requests_sent = 0
         self.retries = 0
@@ -129,7 +130,16 @@ class CoincheckRest:
         if private:
             if self._creds is None:
                 raise ExchangeError(f"{path} needs api_key and api_secret")
-            headers.update(self._creds.headers(self._nonce.next(), url, content))
+            # Coincheck refuses a nonce lower than one it has already seen, so private requests
+            # go one at a time: concurrent ones could overtake each other on the wire.
+            async with self._private_lock:
+                headers.update(self._creds.headers(self._nonce.next(), url, content))
+                return await self._exchange(method, path, url, content, headers)
+        return await self._exchange(method, path, url, content, headers)
+
+    async def _exchange(
+        self, method: str, path: str, url: str, content: str, headers: dict[str, str]
+    ) -> Any:
         self.requests_sent += 1
         try:
             resp = await self._client.request(method, url, content=content or None, headers=headers)
