@@ -81,6 +81,7 @@ class BotService:
         self._next_benchmark_us = 0
         self._next_feed_lag_us = 0
         self._started_trading = False
+        self._last_signal = 0
         self.params_version: ParamsVersion | None = None
         self.params_version_id: uuid.UUID | None = None
         self.writer: DatabaseWriter | None = None
@@ -167,6 +168,7 @@ class BotService:
         trader = self.trader
         assert trader is not None and self.executor is not None
         signal_dir = self.engine.on_event(event, self.feed.book)
+        self._last_signal = signal_dir
         book = self.feed.book
         if self.feed.book_trusted:
             bid = book.best_bid
@@ -189,6 +191,25 @@ class BotService:
         if trader.risk.halt_reason is not None and self.halt.read() is None:
             self.halt.set(trader.risk.halt_reason)
             log.error("HALTED: %s (clear with `python -m bot clear-halt`)", trader.risk.halt_reason)
+
+    def on_fills(self, maker: bool) -> None:
+        """After a resting (maker) fill, act at once with the current book and signal.
+
+        That fill happened at the last market event, and the backtester lets the trader act
+        on it at that same event (a taker fill, by contrast, is acted on at the next event)."""
+        trader, feed, executor = self.trader, self.feed, self.executor
+        if not maker or trader is None or feed is None or executor is None:
+            return
+        if not feed.book_trusted:
+            return
+        if trader.idle and not self._last_signal:
+            return
+        bid, ask = feed.book.best_bid, feed.book.best_ask
+        assert bid is not None and ask is not None
+        signal_dir = self._last_signal if executor.accepting else 0
+        intents = trader.on_tick(now_us(), bid, ask, signal_dir)
+        if intents:
+            executor.handle(intents, time.time_ns())
 
     # ------------------------------------------------------------------ health
     def feed_age_seconds(self) -> float | None:
@@ -360,7 +381,7 @@ class BotService:
                 log.warning("live mode without bot.confirm_live_trading: no order will be sent")
             self.executor = LiveExecutor(
                 rest, trader, self.metrics, self.writer.write, StateStore(cfg.bot.state_dir),
-                self.mode, self.run_tag, send_orders,
+                self.mode, self.run_tag, send_orders, on_fills=self.on_fills,
             )  # fmt: skip
             await self.executor.reconcile_at_start()
             balance = await rest.balance()  # after cancelling: nothing reserved any more

@@ -60,6 +60,7 @@ class LiveExecutor:
         mode: str,
         run_tag: str,
         send_orders: bool,
+        on_fills: Callable[[bool], None] = lambda maker: None,
     ) -> None:
         self.rest = rest
         self.trader = trader
@@ -69,6 +70,7 @@ class LiveExecutor:
         self.mode = mode
         self.run_tag = run_tag
         self.send_orders = send_orders
+        self._on_fills = on_fills  # the backtester acts on a fill at once; so does the bot
         self.orders: dict[int, LiveOrder] = {}  # client id -> order
         self._by_exchange: dict[int, LiveOrder] = {}
         self._closed: dict[int, LiveOrder] = {}  # recently closed, by exchange id
@@ -182,6 +184,9 @@ class LiveExecutor:
         self._poll_wake.set()
         if lo.cancel_wanted:
             await self._cancel(lo)
+        else:
+            # An aggressive order usually fills on arrival: learn it now, not at the next poll.
+            await self.poll_once()
 
     async def _cancel(self, lo: LiveOrder) -> None:
         if lo.closing or lo.exchange_id is None:
@@ -257,9 +262,11 @@ class LiveExecutor:
         except ExchangeError as exc:
             log.warning("transactions poll failed: %s", exc)
             return
-        for tx in sorted(txs, key=lambda t: t.id):
-            if tx.id not in self._seen_tx:
-                self._apply_transaction(tx)
+        new = [tx for tx in sorted(txs, key=lambda t: t.id) if tx.id not in self._seen_tx]
+        for tx in new:
+            self._apply_transaction(tx)
+        if new:
+            self._on_fills(any(tx.liquidity == "M" for tx in new))
 
     async def poll_fills(self, interval_s: float) -> None:
         """Poll own transactions while we have orders (and now and then otherwise)."""

@@ -25,7 +25,9 @@ def write_params(path: Path, params: TradeParams, source: str = "manual") -> Non
     tmp.replace(path)
 
 
-def bot_config(sim: ExchangeSimulator, db_url: str, tmp: Path, **bot: Any) -> AppConfig:
+def bot_config(
+    sim: ExchangeSimulator, db_url: str, tmp: Path, stale_feed_seconds: float = 3.0, **bot: Any
+) -> AppConfig:
     return AppConfig.model_validate(
         {
             "bot": {
@@ -40,7 +42,7 @@ def bot_config(sim: ExchangeSimulator, db_url: str, tmp: Path, **bot: Any) -> Ap
                 "api_key": API_KEY,
                 "api_secret": API_SECRET,
                 "nonce_file": str(tmp / "nonce"),
-                "stale_feed_seconds": 3.0,
+                "stale_feed_seconds": stale_feed_seconds,
                 "request_timeout_seconds": 2.0,
             },
             "database": {

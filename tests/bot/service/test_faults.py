@@ -56,7 +56,7 @@ def db_count(url: str, sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
-def assert_books_agree(sim: ExchangeSimulator, bot) -> None:  # noqa: ANN001
+def assert_books_agree(sim: ExchangeSimulator, bot) -> None:
     """Every fill the exchange made is stored once, nothing open, balances equal."""
     assert sim.venue.open == {}, "an order was left open at the exchange"
     bal = sim.balances
@@ -64,14 +64,16 @@ def assert_books_agree(sim: ExchangeSimulator, bot) -> None:  # noqa: ANN001
     assert bot.trader.position.jpy == bal.jpy
 
 
-def top(book, n: int = 20):  # noqa: ANN001
+def top(book, n: int = 20):
     return book.top_bids(n), book.top_asks(n)
 
 
 @pytest.mark.slow
 async def test_disconnects_silence_and_http_errors(migrated_db_url, tmp_path) -> None:
     faults = FaultSpec.parse("http500=0.05,http429=0.05")
-    sim = ExchangeSimulator(market(20), speed=40, api_key=API_KEY, api_secret=API_SECRET, faults=faults, seed=7)
+    sim = ExchangeSimulator(
+        market(20), speed=40, api_key=API_KEY, api_secret=API_SECRET, faults=faults, seed=7
+    )
     await sim.start()
     try:
         config = bot_config(sim, migrated_db_url, tmp_path)
@@ -83,12 +85,16 @@ async def test_disconnects_silence_and_http_errors(migrated_db_url, tmp_path) ->
             for _ in range(2):
                 connects = feed.connects
                 await sim.drop_connections()
-                await wait_for(lambda c=connects: feed.connects > c and feed.book_trusted, 15, "reconnect")
+                await wait_for(
+                    lambda c=connects: feed.connects > c and feed.book_trusted, 15, "reconnect"
+                )
             # A silent feed (no frame for longer than stale_feed_seconds) is detected.
             connects = feed.connects
             sim.go_silent(4.5)
             await wait_for(lambda: not bot.health()[0], 6, "health to report the silence")
-            await wait_for(lambda c=connects: feed.connects > c and feed.book_trusted, 20, "recovery")
+            await wait_for(
+                lambda c=connects: feed.connects > c and feed.book_trusted, 20, "recovery"
+            )
             # After the rebuild the bot's book is the exchange's book.
             for _ in range(100):
                 if top(feed.book) == top(sim.book):
@@ -125,7 +131,13 @@ async def test_order_timeout_cancels_the_rest(migrated_db_url, tmp_path) -> None
         write_params(Path(config.params.path), big)
         async with running_bot(config) as bot:
             await wait_for(
-                lambda: db_count(migrated_db_url, "SELECT count(*) FROM order_events WHERE state = 'cancelled'") > 0,
+                lambda: (
+                    db_count(
+                        migrated_db_url,
+                        "SELECT count(*) FROM order_events WHERE state = 'cancelled'",
+                    )
+                    > 0
+                ),
                 30,
                 "a timed-out order to be cancelled",
             )
@@ -156,11 +168,15 @@ async def test_database_outage_loses_and_doubles_nothing(tmp_path) -> None:
             await asyncio.to_thread(pg.stop)
             trips = len(bot.trader.round_trips)
             # Trading goes on; rows spill to disk.
-            await wait_for(lambda: len(bot.trader.round_trips) >= trips + 2, 40, "trading during the outage")
+            await wait_for(
+                lambda: len(bot.trader.round_trips) >= trips + 2, 40, "trading during the outage"
+            )
             await wait_for(lambda: bot.writer.spill_rows > 0, 10, "rows to spill")
             assert bot.health()[1]["db_writer"]["spill_rows"] > 0
             await asyncio.to_thread(pg.start)
-            await wait_for(lambda: bot.writer.spill_rows == 0 and bot.writer.queue_depth < 1000, 30, "replay")
+            await wait_for(
+                lambda: bot.writer.spill_rows == 0 and bot.writer.queue_depth < 1000, 30, "replay"
+            )
         fills = len(sim.venue.transactions)
         assert db_count(pg.url, "SELECT count(*) FROM own_fills") == fills
         assert db_count(pg.url, "SELECT count(DISTINCT fill_id) FROM own_fills") == fills
@@ -174,7 +190,9 @@ async def test_database_outage_loses_and_doubles_nothing(tmp_path) -> None:
 
 
 @pytest.mark.slow
-async def test_kill_9_and_restart_leaves_no_orphan_and_no_lost_fill(migrated_db_url, tmp_path) -> None:
+async def test_kill_9_and_restart_leaves_no_orphan_and_no_lost_fill(
+    migrated_db_url, tmp_path
+) -> None:
     sim = ExchangeSimulator(market(30, seed=4), speed=30, api_key=API_KEY, api_secret=API_SECRET)
     await sim.start()
     config = bot_config(sim, migrated_db_url, tmp_path, http_port=0)
@@ -193,14 +211,18 @@ async def test_kill_9_and_restart_leaves_no_orphan_and_no_lost_fill(migrated_db_
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log1, stderr=subprocess.STDOUT)
     try:
         # Kill it hard while it has an order at the exchange.
-        await wait_for(lambda: len(sim.venue.transactions) >= 4 and bool(sim.venue.open), 60, "an open order")
+        await wait_for(
+            lambda: len(sim.venue.transactions) >= 4 and bool(sim.venue.open), 60, "an open order"
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         fills_at_kill = len(sim.venue.transactions)
         await asyncio.sleep(1.0)  # the market moves on while the bot is dead
         log2 = open(tmp_path / "bot2.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log2, stderr=subprocess.STDOUT)
-        await wait_for(lambda: len(sim.venue.transactions) >= fills_at_kill + 4, 60, "trading after restart")
+        await wait_for(
+            lambda: len(sim.venue.transactions) >= fills_at_kill + 4, 60, "trading after restart"
+        )
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 15) == 0
     finally:
@@ -210,6 +232,6 @@ async def test_kill_9_and_restart_leaves_no_orphan_and_no_lost_fill(migrated_db_
     assert sim.venue.open == {}, "orphan order left at the exchange"
     fills = len(sim.venue.transactions)
     assert db_count(migrated_db_url, "SELECT count(*) FROM own_fills") == fills, (
-        (tmp_path / "bot2.log").read_text()[-3000:]
-    )
+        tmp_path / "bot2.log"
+    ).read_text()[-3000:]
     assert db_count(migrated_db_url, "SELECT count(DISTINCT fill_id) FROM own_fills") == fills
