@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -55,7 +57,11 @@ class DemoSettings:
     duration: float | None = None
     http_port: int = 8080
     status_interval: float = 3.0
-    bootstrap_after: float = 60.0
+    bootstrap_after: float | None = 60.0
+    """Seconds before the demo asks for a first optimization (None: leave it to drift)."""
+    regimes: str = DEMO_REGIMES
+    stop_when: Callable[[], Awaitable[bool]] | None = None
+    """Checked with each status line; True ends the demo (used by the end-to-end test)."""
 
 
 def _free_port(preferred: int = 0) -> int:
@@ -80,12 +86,15 @@ class Demo:
 
     # ------------------------------------------------------------------ set-up
     def _market_file(self) -> Path:
-        path = self.s.workdir / f"market_{self.s.market_hours:g}h_seed{self.s.seed}.jsonl.gz"
+        tag = hashlib.sha256(self.s.regimes.encode()).hexdigest()[:8]
+        path = self.s.workdir / f"market_{self.s.market_hours:g}h_seed{self.s.seed}_{tag}.jsonl.gz"
         if not path.exists():
-            print(f"generating {self.s.market_hours:g} h of synthetic market ({DEMO_REGIMES}) ...")
+            print(
+                f"generating {self.s.market_hours:g} h of synthetic market ({self.s.regimes}) ..."
+            )
             subprocess.run(
                 [sys.executable, "-m", "bot", "synth", "--hours", str(self.s.market_hours),
-                 "--seed", str(self.s.seed), "--regimes", DEMO_REGIMES, "--out", str(path)],
+                 "--seed", str(self.s.seed), "--regimes", self.s.regimes, "--out", str(path)],
                 check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
         return path
@@ -187,8 +196,8 @@ class Demo:
         deadline = None if self.s.duration is None else loop.time() + self.s.duration
         # Like an operator's `make optimize` once some market is recorded: the first tuned
         # parameters, then the drift monitor asks for more when the regime turns.
-        bootstrap = loop.time() + self.s.bootstrap_after
-        bootstrapped = False
+        bootstrap = None if self.s.bootstrap_after is None else loop.time() + self.s.bootstrap_after
+        bootstrapped = bootstrap is None
         try:
             while not self._stop.is_set():
                 line = await self.status_line(bot_port)
@@ -202,7 +211,9 @@ class Demo:
                     break
                 if deadline is not None and loop.time() >= deadline:
                     break
-                if not bootstrapped and loop.time() >= bootstrap:
+                if self.s.stop_when is not None and await self.s.stop_when():
+                    break
+                if not bootstrapped and bootstrap is not None and loop.time() >= bootstrap:
                     bootstrapped = True
                     subprocess.run(
                         [sys.executable, "-m", "optimizer", "--config", str(paths["app"]),
