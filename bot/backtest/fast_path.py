@@ -21,8 +21,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from bot.backtest.execution import SimulatedVenue
-from bot.backtest.metrics import compute_metrics
-from bot.backtest.runner import PRICE_SAMPLE_US, BacktestResult
+from bot.backtest.runner import PRICE_SAMPLE_US, BacktestResult, venue_result
 from bot.config import SATOSHI_PER_BTC, AccountConfig, RegimeFilter, RegimeParams, TradeParams
 from bot.market.book import BookState, OrderBook
 from bot.market.events import BookSnapshot, MarketEvent, TradePrint
@@ -473,20 +472,12 @@ def evaluate(
         prices = list(
             zip(ts[keep].tolist(), ((bids[keep] + asks[keep]) // 2).tolist(), strict=True)
         )
-    return BacktestResult(
-        params=params,
-        metrics=compute_metrics(trader.round_trips),
-        round_trips=trader.round_trips,
-        fills=venue.fills,
-        prices=prices,
-        events=n,
-        level_events=cache.level_events,
-        seconds=time.perf_counter() - started,
-        final_jpy=position.jpy,
-        final_btc_sat=position.btc_sat,
-        initial_equity_jpy=trader.initial_equity,
-        halt_reason=trader.risk.halt_reason,
-        refusals=dict(trader.refusals),
-        first_ts_us=int(ts[0]) if n else None,
-        last_ts_us=int(ts[-1]) if n else None,
+    return venue_result(
+        venue,
+        prices,
+        n,
+        cache.level_events,
+        time.perf_counter() - started,
+        int(ts[0]) if n else None,
+        int(ts[-1]) if n else None,
     )

@@ -117,20 +117,37 @@ def run_backtest(
         if progress is not None and n_events % 20_000 == 0:
             progress(n_events)
 
+    return venue_result(
+        venue, prices, n_events, n_levels, time.perf_counter() - started, first_ts, last_ts
+    )
+
+
+def venue_result(
+    venue: SimulatedVenue,
+    prices: list[tuple[int, int]],
+    events: int,
+    level_events: int,
+    seconds: float,
+    first_ts_us: int | None,
+    last_ts_us: int | None,
+) -> BacktestResult:
+    """The result of a run that drove `venue`'s Trader (event-driven or fast path)."""
+    trader = venue.trader
+    position = trader.position
     return BacktestResult(
-        params=params,
+        params=trader.params,
         metrics=compute_metrics(trader.round_trips),
         round_trips=trader.round_trips,
         fills=venue.fills,
         prices=prices,
-        events=n_events,
-        level_events=n_levels,
-        seconds=time.perf_counter() - started,
+        events=events,
+        level_events=level_events,
+        seconds=seconds,
         final_jpy=position.jpy,
         final_btc_sat=position.btc_sat,
         initial_equity_jpy=trader.initial_equity,
         halt_reason=trader.risk.halt_reason,
         refusals=dict(trader.refusals),
-        first_ts_us=first_ts,
-        last_ts_us=last_ts,
+        first_ts_us=first_ts_us,
+        last_ts_us=last_ts_us,
     )

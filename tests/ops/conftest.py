@@ -35,33 +35,21 @@ def query_panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- paper-run data
 async def _paper_run(db_url: str, tmp: Path) -> None:
-    from bot.config import load_param_template
-    from bot.market.synthetic import SynthConfig, SyntheticMarket, parse_regime_spec
     from bot.sim.server import ExchangeSimulator
     from bot.storage.reports import ReportGenerator
     from tests.bot.service.harness import (
         API_KEY,
         API_SECRET,
         bot_config,
+        eager_params,
+        informed_market,
         running_bot,
         wait_for,
         write_params,
     )
 
-    template = load_param_template(ROOT / "config/trade_config.yaml.template")
-    eager = template.build(
-        {
-            "signal.composite_threshold": 0.25,
-            "signal.hold_duration_ms": 0,
-            "spread_limit": 30000,
-            "long.tp": 1500,
-            "long.sl": -1500,
-            "short.tp": 1500,
-            "short.sl": -1500,
-        }
-    )
-    spec = parse_regime_spec("informed:6m")
-    events = list(SyntheticMarket(SynthConfig(seed=3, hours=0.1, regimes=spec)).events())
+    eager = eager_params()
+    events = informed_market(6, seed=3)
     sim = ExchangeSimulator(events, speed=40, api_key=API_KEY, api_secret=API_SECRET)
     await sim.start()
     try:

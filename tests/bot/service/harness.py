@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from bot.config import AppConfig, TradeParams, dump_trade_params
+from bot.market.events import MarketEvent
+from bot.market.synthetic import SynthConfig, SyntheticMarket, parse_regime_spec
 from bot.service.app import BotService
 from bot.sim.server import ExchangeSimulator
 
@@ -85,3 +88,36 @@ async def get_json(port: int, path: str) -> tuple[int, Any]:
     async with httpx.AsyncClient() as client:
         r = await client.get(f"http://127.0.0.1:{port}{path}")
         return r.status_code, (r.json() if path == "/health" else r.text)
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def eager_params() -> TradeParams:
+    """A parameter set that trades often on synthetic data: low threshold, wide spread limit."""
+    from bot.config import load_param_template
+
+    return load_param_template(ROOT / "config/trade_config.yaml.template").build(
+        {
+            "signal.composite_threshold": 0.25,
+            "signal.hold_duration_ms": 0,
+            "spread_limit": 30000,
+            "long.tp": 1500,
+            "long.sl": -1500,
+            "short.tp": 1500,
+            "short.sl": -1500,
+        }
+    )
+
+
+def informed_market(minutes: float, seed: int) -> list[MarketEvent]:
+    """Synthetic market in the regime where order-book imbalance predicts the price."""
+    spec = parse_regime_spec(f"informed:{minutes:g}m")
+    return list(SyntheticMarket(SynthConfig(seed=seed, hours=minutes / 60, regimes=spec)).events())
+
+
+def db_count(url: str, sql: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql).fetchone()
+        assert row is not None
+        return int(row[0])

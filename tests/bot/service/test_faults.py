@@ -13,47 +13,30 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from bot.config import load_param_template
-from bot.market.synthetic import SynthConfig, SyntheticMarket, parse_regime_spec
 from bot.sim.faults import FaultSpec
 from bot.sim.server import ExchangeSimulator
 from bot.storage.migrations import migrate
 from tests.bot.service.harness import (
     API_KEY,
     API_SECRET,
+    ROOT,
     bot_config,
+    db_count,
+    eager_params,
+    informed_market,
     running_bot,
     wait_for,
     write_params,
 )
 from tests.conftest import start_throwaway_postgres
 
-ROOT = Path(__file__).resolve().parents[3]
-TEMPLATE = load_param_template(ROOT / "config/trade_config.yaml.template")
-EAGER = TEMPLATE.build(
-    {
-        "signal.composite_threshold": 0.25,
-        "signal.hold_duration_ms": 0,
-        "spread_limit": 30000,
-        "long.tp": 1500,
-        "long.sl": -1500,
-        "short.tp": 1500,
-        "short.sl": -1500,
-    }
-)
+EAGER = eager_params()
 
 
-def market(minutes: int, seed: int = 5):
-    spec = parse_regime_spec(f"informed:{minutes}m")
-    return list(SyntheticMarket(SynthConfig(seed=seed, hours=minutes / 60, regimes=spec)).events())
-
-
-def db_count(url: str, sql: str) -> int:
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql).fetchone()[0]
+def market(minutes: int, seed: int = 5) -> list:
+    return informed_market(minutes, seed)
 
 
 def assert_books_agree(sim: ExchangeSimulator, bot) -> None:

@@ -7,45 +7,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from bot.config import load_param_template
-from bot.market.synthetic import SynthConfig, SyntheticMarket, parse_regime_spec
 from bot.sim.server import ExchangeSimulator
 from tests.bot.service.harness import (
     API_KEY,
     API_SECRET,
     bot_config,
+    db_count,
+    eager_params,
     get_json,
+    informed_market,
     running_bot,
     wait_for,
     write_params,
 )
 
-ROOT = Path(__file__).resolve().parents[3]
-TEMPLATE = load_param_template(ROOT / "config/trade_config.yaml.template")
-EAGER = TEMPLATE.build(
-    {
-        "signal.composite_threshold": 0.25,
-        "signal.hold_duration_ms": 0,
-        "spread_limit": 30000,
-        "long.tp": 1500,
-        "long.sl": -1500,
-        "short.tp": 1500,
-        "short.sl": -1500,
-    }
-)
+EAGER = eager_params()
 
 
-def market(minutes: int, seed: int = 3):
-    spec = parse_regime_spec(f"informed:{minutes}m")
-    return list(SyntheticMarket(SynthConfig(seed=seed, hours=minutes / 60, regimes=spec)).events())
-
-
-def count(db_url: str, sql: str) -> int:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql).fetchone()[0]
+def market(minutes: int, seed: int = 3) -> list:
+    return informed_market(minutes, seed)
 
 
 @pytest.mark.slow
@@ -83,20 +65,23 @@ async def test_paper_bot_trades_records_reloads_and_stops_clean(migrated_db_url,
         assert sim.venue.open == {}
         sim_fills = len(sim.venue.transactions)
         assert sim_fills > 0
-        assert count(migrated_db_url, "SELECT count(*) FROM own_fills") == sim_fills
-        assert count(migrated_db_url, "SELECT count(DISTINCT fill_id) FROM own_fills") == sim_fills
+        assert db_count(migrated_db_url, "SELECT count(*) FROM own_fills") == sim_fills
+        assert (
+            db_count(migrated_db_url, "SELECT count(DISTINCT fill_id) FROM own_fills") == sim_fills
+        )
         # The bot's books agree with the exchange's to the satoshi and the yen.
         bal = sim.balances
         assert bot.trader.position.btc_sat == bal.btc_sat
         assert bot.trader.position.jpy == bal.jpy
-        assert count(migrated_db_url, "SELECT count(*) FROM parameter_versions") == 2
+        assert db_count(migrated_db_url, "SELECT count(*) FROM parameter_versions") == 2
         assert (
-            count(migrated_db_url, "SELECT count(*) FROM order_events WHERE state = 'filled'") > 0
+            db_count(migrated_db_url, "SELECT count(*) FROM order_events WHERE state = 'filled'")
+            > 0
         )
-        assert count(migrated_db_url, "SELECT count(*) FROM market_book_diffs") > 100
-        assert count(migrated_db_url, "SELECT count(*) FROM benchmark_prices") > 0
+        assert db_count(migrated_db_url, "SELECT count(*) FROM market_book_diffs") > 100
+        assert db_count(migrated_db_url, "SELECT count(*) FROM benchmark_prices") > 0
         assert (
-            count(
+            db_count(
                 migrated_db_url, "SELECT count(*) FROM latency_samples WHERE kind = 'tick_to_order'"
             )
             > 0
