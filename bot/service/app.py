@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import signal
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import SATOSHI_PER_BTC, AppConfig, ConfigError
+from bot.exchange.errors import ExchangeError
 from bot.exchange.feed import CoincheckFeed, FeedState
+from bot.exchange.models import Balance
 from bot.exchange.rest import CoincheckRest
 from bot.market.events import MarketEvent, TradePrint
 from bot.service.executor import LiveExecutor, now_us
@@ -82,6 +85,7 @@ class BotService:
         self._next_feed_lag_us = 0
         self._started_trading = False
         self._last_signal = 0
+        self._halt_recorded = False
         self.params_version: ParamsVersion | None = None
         self.params_version_id: uuid.UUID | None = None
         self.writer: DatabaseWriter | None = None
@@ -188,9 +192,11 @@ class BotService:
                     self.executor.handle(intents, ts * 1000)
         elif trader.working:
             self.executor.handle(trader.on_tick(ts, None, None, 0), ts * 1000)
-        if trader.risk.halt_reason is not None and self.halt.read() is None:
+        if trader.risk.halt_reason is not None and not self._halt_recorded:
+            # Once: an operator's clear-halt must not be undone by the next event.
+            self._halt_recorded = True
             self.halt.set(trader.risk.halt_reason)
-            log.error("HALTED: %s (clear with `python -m bot clear-halt`)", trader.risk.halt_reason)
+            log.error("HALTED: %s (clear with `make clear-halt`)", trader.risk.halt_reason)
 
     def on_fills(self, maker: bool) -> None:
         """After a resting (maker) fill, act at once with the current book and signal.
@@ -366,7 +372,9 @@ class BotService:
                 version = self._initial_params()
             if version is None:
                 return 0
-            balance = await rest.balance()
+            balance = await self._first_balance(rest)
+            if balance is None:
+                return 0
             position = Position(
                 balance.jpy + balance.jpy_reserved,
                 int((balance.btc + balance.btc_reserved) * SATOSHI_PER_BTC),
@@ -375,12 +383,14 @@ class BotService:
             halted = self.halt.read()
             if halted:
                 trader.risk.halt_reason = halted
+                self._halt_recorded = True
                 log.error("starting HALTED: %s (clear with `python -m bot clear-halt`)", halted)
             send_orders = self.mode == "paper" or cfg.bot.confirm_live_trading
             if not send_orders:
                 log.warning("live mode without bot.confirm_live_trading: no order will be sent")
             self.executor = LiveExecutor(
-                rest, trader, self.metrics, self.writer.write, StateStore(cfg.bot.state_dir),
+                rest, trader, self.metrics, self.writer.write,
+                StateStore(cfg.bot.state_dir, venue_tag(self.mode, cfg.exchange.rest_url)),
                 self.mode, self.run_tag, send_orders, on_fills=self.on_fills,
             )  # fmt: skip
             await self.executor.reconcile_at_start()
@@ -427,6 +437,22 @@ class BotService:
             await self._shutdown(tasks, rest)
         return 0
 
+    async def _first_balance(self, rest: CoincheckRest) -> Balance | None:
+        """The exchange may not be up yet (or the network is down): wait for it, never crash-loop."""
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                return await rest.balance()
+            except ExchangeError as exc:
+                self.status_reason = f"exchange unreachable: {exc}"
+                log.warning(
+                    "exchange %s not reachable (%s); retrying in %.0fs", rest.base_url, exc, delay
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                delay = min(delay * 2, 30.0)
+        return None
+
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(30)
@@ -465,3 +491,8 @@ class BotService:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+
+def venue_tag(mode: str, rest_url: str) -> str:
+    """`paper-1a2b3c4d`: which account a persisted trading state belongs to."""
+    return f"{mode}-{hashlib.sha256(rest_url.encode()).hexdigest()[:8]}"

@@ -19,11 +19,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from bot.exchange.errors import ExchangeError
 from bot.exchange.models import Transaction
 from bot.exchange.rest import CoincheckRest
 from bot.market.events import Side
+from bot.market.loaders import parse_time_us
 from bot.service.metrics import BotMetrics
 from bot.service.state_store import RememberedOrder, StateStore
 from bot.storage.rows import FillRow, LatencySampleRow, OrderEventRow, OrderState
@@ -47,6 +49,14 @@ class LiveOrder:
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def transaction_time_us(tx: Transaction) -> int:
+    """The exchange's time of a fill: the same on every read, so storing it twice is one row."""
+    try:
+        return parse_time_us(tx.created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return now_us()
 
 
 class LiveExecutor:
@@ -215,26 +225,13 @@ class LiveExecutor:
         liquidity = Liquidity.MAKER if tx.liquidity == "M" else Liquidity.TAKER
         fill = Fill(tx.rate, tx.amount_sat, liquidity)
         ts = now_us()
-        fee = tx.fee if (tx.fee_currency or "JPY").upper() == "JPY" else tx.fee * tx.rate
+        fee = _jpy_fee(tx)
         lo.filled_sat += fill.amount_sat
+        self._write_fill(tx, lo, fee)
         closed = self.trader.on_fill(
             lo.client_id, fill, ts, fee=fee, late_side=lo.order.side if late else None
         )
         self.metrics.fills.labels(lo.order.side.name.lower()).inc()
-        self._write(
-            FillRow(
-                fill_id=tx.id,
-                ts=ts,
-                mode=self.mode,  # type: ignore[arg-type]
-                side=int(lo.order.side),
-                price=tx.rate,
-                amount_sat=tx.amount_sat,
-                fee_jpy=fee,
-                liquidity=liquidity.value,
-                client_order_id=self.client_order_id(lo.client_id),
-                exchange_order_id=tx.order_id,
-            )
-        )
         for rt in closed:
             self.metrics.round_trips.labels("win" if rt.pnl_jpy > 0 else "loss").inc()
             log.info(
@@ -255,6 +252,22 @@ class LiveExecutor:
         else:
             self._event(lo, "partially_filled")
         self._save()
+
+    def _write_fill(self, tx: Transaction, lo: LiveOrder | None, fee: Decimal) -> None:
+        self._write(
+            FillRow(
+                fill_id=tx.id,
+                ts=transaction_time_us(tx),
+                mode=self.mode,  # type: ignore[arg-type]
+                side=1 if tx.side == "buy" else -1,
+                price=tx.rate,
+                amount_sat=tx.amount_sat,
+                fee_jpy=fee,
+                liquidity="M" if tx.liquidity == "M" else "T",
+                client_order_id=self.client_order_id(lo.client_id) if lo else None,
+                exchange_order_id=tx.order_id,
+            )
+        )
 
     async def poll_once(self) -> None:
         try:
@@ -296,6 +309,11 @@ class LiveExecutor:
             previous.lots, previous.side, previous.realized_jpy, previous.fees_jpy
         )
         self._seen_tx.update(previous.seen_tx)
+        # Fills booked just before a crash may still have been in the writer's memory: store
+        # them again (the row key is the exchange's id and time, so a stored one stays single).
+        for tx in txs:
+            if tx.id in self._seen_tx:
+                self._write_fill(tx, None, _jpy_fee(tx))
         missed = 0
         for tx in sorted(txs, key=lambda t: t.id):
             if tx.id in self._seen_tx:
@@ -356,3 +374,8 @@ def _working(order: PlaceOrder):
     from bot.trading.trader import WorkingOrder
 
     return WorkingOrder(order, order.ts_us)
+
+
+def _jpy_fee(tx: Transaction) -> Decimal:
+    """Coincheck charges BTC/JPY fees in JPY; a BTC fee is valued at the fill price."""
+    return tx.fee if (tx.fee_currency or "JPY").upper() == "JPY" else tx.fee * tx.rate

@@ -138,12 +138,18 @@ class ParamsWatcher:
         return version
 
 
+_CHANGES = {"created", "modified", "moved", "closed"}
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, path: Path, notify: Callable[[], None]) -> None:
         self._name = path.name
         self._notify = notify
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Our own reads show up as "opened" / "closed_no_write": reacting to them would loop.
+        if event.event_type not in _CHANGES:
+            return
         for p in (event.src_path, getattr(event, "dest_path", "")):
             if p and Path(str(p)).name == self._name:
                 self._notify()

@@ -42,8 +42,10 @@ class SavedState:
 
 
 class StateStore:
-    def __init__(self, state_dir: str | Path) -> None:
-        self.path = Path(state_dir) / "trading_state.json"
+    def __init__(self, state_dir: str | Path, venue: str = "") -> None:
+        # One file per mode and exchange: paper state must never be restored against live.
+        name = f"trading_state-{venue}.json" if venue else "trading_state.json"
+        self.path = Path(state_dir) / name
 
     def save(self, position: Position, orders: Iterable[LiveOrder], seen_tx: Iterable[int]) -> None:
         data = {
