@@ -130,7 +130,10 @@ class Demo:
         for sev, cool in (("minor", 6), ("normal", 4), ("major", 2)):
             drift["jobs"][sev].update({"hours": 1, "trials": 40, "cooldown_minutes": cool})
         opt = yaml.safe_load(Path("config/optimizer_config.yaml").read_text())
-        opt["search"].update({"trials": 40, "startup_trials": 10})
+        # Minutes of data, not hours: no probe, no median pruning, or every trial is cut short.
+        opt["search"].update(
+            {"trials": 40, "startup_trials": 10, "pruner": "none", "probe_fraction": 1.0}
+        )
         opt["window"]["hours"] = 1
         opt["constraints"]["min_trades"] = 5
         opt["acceptance"].update({"min_trades": 3, "min_profit_factor": 1.05, "candidates": 5})
