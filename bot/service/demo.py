@@ -57,7 +57,7 @@ class DemoSettings:
     duration: float | None = None
     http_port: int = 8080
     status_interval: float = 3.0
-    bootstrap_after: float | None = 60.0
+    bootstrap_after: float | None = 90.0
     """Seconds before the demo asks for a first optimization (None: leave it to drift)."""
     regimes: str = DEMO_REGIMES
     stop_when: Callable[[], Awaitable[bool]] | None = None
@@ -135,8 +135,8 @@ class Demo:
             {"trials": 40, "startup_trials": 10, "pruner": "none", "probe_fraction": 1.0}
         )
         opt["window"]["hours"] = 1
-        opt["constraints"]["min_trades"] = 5
-        opt["acceptance"].update({"min_trades": 3, "min_profit_factor": 1.05, "candidates": 5})
+        opt["constraints"]["min_trades"] = 2
+        opt["acceptance"].update({"min_trades": 2, "min_profit_factor": 1.05, "candidates": 10})
         opt["walk_forward"].update({"trials_per_split": 10, "min_trades": 1})
         opt["worker"]["poll_interval_seconds"] = 2
         paths = {
