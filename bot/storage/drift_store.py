@@ -11,10 +11,10 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import asyncpg
 
+from bot.storage.queries import fill_row
 from bot.storage.rows import FillRow
 
 _US = "(extract(epoch FROM {c}) * 1000000)::bigint"
@@ -52,21 +52,7 @@ async def fetch_fills_since_flat(
     with its true entry, without reading the whole fill history.
     """
     rows = await conn.fetch(_FILLS_SINCE_FLAT, mode, since_us, until_us)
-    return [
-        FillRow(
-            fill_id=r["fill_id"],
-            ts=r["ts_us"],
-            mode=r["mode"],
-            side=r["side"],
-            price=r["price"],
-            amount_sat=r["amount_sat"],
-            fee_jpy=Decimal(r["fee_jpy"]),
-            liquidity=r["liquidity"],
-            client_order_id=r["client_order_id"],
-            exchange_order_id=r["exchange_order_id"],
-        )
-        for r in rows
-    ]
+    return [fill_row(r) for r in rows]
 
 
 async def last_fill_us(conn: asyncpg.Connection, mode: str, until_us: int) -> int | None:

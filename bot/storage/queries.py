@@ -90,21 +90,23 @@ async def fetch_fills(
         mode,
         until_us,
     )
-    return [
-        FillRow(
-            fill_id=r["fill_id"],
-            ts=r["ts_us"],
-            mode=r["mode"],
-            side=r["side"],
-            price=r["price"],
-            amount_sat=r["amount_sat"],
-            fee_jpy=Decimal(r["fee_jpy"]),
-            liquidity=r["liquidity"],
-            client_order_id=r["client_order_id"],
-            exchange_order_id=r["exchange_order_id"],
-        )
-        for r in rows
-    ]
+    return [fill_row(r) for r in rows]
+
+
+def fill_row(r: asyncpg.Record) -> FillRow:
+    """An own_fills record (selected with `ts_us`) as a FillRow."""
+    return FillRow(
+        fill_id=r["fill_id"],
+        ts=r["ts_us"],
+        mode=r["mode"],
+        side=r["side"],
+        price=r["price"],
+        amount_sat=r["amount_sat"],
+        fee_jpy=Decimal(r["fee_jpy"]),
+        liquidity=r["liquidity"],
+        client_order_id=r["client_order_id"],
+        exchange_order_id=r["exchange_order_id"],
+    )
 
 
 # --------------------------------------------------------------------------- job queue
