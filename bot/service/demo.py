@@ -283,6 +283,11 @@ class Demo:
                 "WHERE mode = 'paper' AND mid_price IS NOT NULL AND ts >= to_timestamp($1 / 1000000.0) ORDER BY ts",
                 self.started_us,
             )
+            messages = await conn.fetchval(
+                "SELECT (SELECT count(*) FROM market_book_diffs WHERE ts >= to_timestamp($1 / 1000000.0))"
+                " + (SELECT count(*) FROM market_trades WHERE ts >= to_timestamp($1 / 1000000.0))",
+                self.started_us,
+            )
         finally:
             await conn.close()
         trips = round_trips(fills)
@@ -311,8 +316,8 @@ class Demo:
             round_trips=trips,
             fills=records,
             prices=prices,
-            events=0,
-            level_events=0,
+            events=int(messages or 0),
+            level_events=int(messages or 0),
             seconds=(time.time_ns() // 1000 - self.started_us) / 1e6,
             final_jpy=Decimal(self.app.account.initial_jpy) + jpy,
             final_btc_sat=int(self.app.account.initial_btc * SATOSHI_PER_BTC) + btc,
