@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.backtest.metrics import metrics_from_pnls
-from bot.config import MarketDriftConfig, PerformanceDriftConfig
+from bot.config import (
+    DriftLevelsAbove,
+    DriftLevelsBelow,
+    MarketDriftConfig,
+    PerformanceDriftConfig,
+)
 from bot.storage.drift_store import MarketBucket
 from bot.trading.position import RoundTrip
 from drift_monitor.severity import (
@@ -35,6 +40,11 @@ from drift_monitor.severity import (
 
 US_PER_MINUTE = 60_000_000
 US_PER_HOUR = 3_600_000_000
+
+
+def _by_severity(levels: DriftLevelsAbove | DriftLevelsBelow) -> dict[str, float]:
+    """The configured levels as reported in each metric's result."""
+    return {"minor": levels.minor, "normal": levels.normal, "major": levels.major}
 
 
 def _hours_label(hours: float) -> str:
@@ -58,7 +68,7 @@ def sharpe_z(
     """
     name = f"sharpe_z_{_hours_label(window_hours)}"
     levels = cfg.sharpe.levels
-    lv = {"minor": levels.minor, "normal": levels.normal, "major": levels.major}
+    lv = _by_severity(levels)
     start = now_us - window_hours * US_PER_HOUR
     recent = _pnls(trips, start, now_us)
     base = _pnls(trips, now_us - cfg.baseline_hours * US_PER_HOUR, start)
@@ -110,7 +120,7 @@ def profit_factor(
     window = cfg.profit_factor.window_hours
     name = f"profit_factor_{_hours_label(window)}"
     levels = cfg.profit_factor.levels
-    lv = {"minor": levels.minor, "normal": levels.normal, "major": levels.major}
+    lv = _by_severity(levels)
     pnls = _pnls(trips, now_us - window * US_PER_HOUR, now_us)
     if len(pnls) < cfg.min_trades_window:
         return unknown(
@@ -156,7 +166,7 @@ def drawdown_growth(
     """Max drawdown of the recent window over max(baseline max drawdown, floor)."""
     dd = cfg.drawdown
     name = f"drawdown_ratio_{_hours_label(dd.window_hours)}"
-    lv = {"minor": dd.levels.minor, "normal": dd.levels.normal, "major": dd.levels.major}
+    lv = _by_severity(dd.levels)
     start = now_us - dd.window_hours * US_PER_HOUR
     recent = _pnls(trips, start, now_us)
     base = _pnls(trips, now_us - cfg.baseline_hours * US_PER_HOUR, start)
@@ -197,7 +207,7 @@ def idle_time(
     """Minutes since our last fill over the baseline's mean minutes per round trip."""
     idle = cfg.idle
     name = "idle_ratio"
-    lv = {"minor": idle.levels.minor, "normal": idle.levels.normal, "major": idle.levels.major}
+    lv = _by_severity(idle.levels)
     base = _pnls(trips, now_us - cfg.baseline_hours * US_PER_HOUR, now_us)
     if len(base) < cfg.min_trades_baseline:
         return unknown(
@@ -313,7 +323,7 @@ def _market_sparse(w: MarketWindows, cfg: MarketDriftConfig) -> str | None:
 def volatility_change(w: MarketWindows, cfg: MarketDriftConfig) -> MetricResult:
     """RMS of bucket log returns, recent over baseline."""
     name, levels = "volatility_ratio", cfg.volatility
-    lv = {"minor": levels.minor, "normal": levels.normal, "major": levels.major}
+    lv = _by_severity(levels)
     sparse = _market_sparse(w, cfg)
     if sparse:
         return unknown(name, "market", lv, sparse)
@@ -340,7 +350,7 @@ def volatility_change(w: MarketWindows, cfg: MarketDriftConfig) -> MetricResult:
 def price_move(w: MarketWindows, cfg: MarketDriftConfig) -> MetricResult:
     """The window's net move in baseline standard deviations: a sudden move, before losses."""
     name, levels = "price_move_z", cfg.price_move_z
-    lv = {"minor": levels.minor, "normal": levels.normal, "major": levels.major}
+    lv = _by_severity(levels)
     sparse = _market_sparse(w, cfg)
     if sparse:
         return unknown(name, "market", lv, sparse)
@@ -374,7 +384,7 @@ def price_move(w: MarketWindows, cfg: MarketDriftConfig) -> MetricResult:
 def spread_change(w: MarketWindows, cfg: MarketDriftConfig) -> MetricResult:
     """Median taker-buy minus taker-sell average price per bucket, recent over baseline."""
     name, levels = "spread_ratio", cfg.spread
-    lv = {"minor": levels.minor, "normal": levels.normal, "major": levels.major}
+    lv = _by_severity(levels)
     sparse = _market_sparse(w, cfg)
     if sparse:
         return unknown(name, "market", lv, sparse)
@@ -410,7 +420,7 @@ def spread_change(w: MarketWindows, cfg: MarketDriftConfig) -> MetricResult:
 
 def trade_rate_change(w: MarketWindows, cfg: MarketDriftConfig) -> MetricResult:
     name, levels = "trade_rate_ratio", cfg.trade_rate
-    lv = {"minor": levels.minor, "normal": levels.normal, "major": levels.major}
+    lv = _by_severity(levels)
     sparse = _market_sparse(w, cfg)
     if sparse:
         return unknown(name, "market", lv, sparse)
