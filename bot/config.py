@@ -170,6 +170,11 @@ class ExchangeConfig(_Strict):
     stale_feed_seconds: Annotated[float, Field(gt=0)] = 10.0
     ping_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
     nonce_file: str = "var/nonce"
+    clock: Literal["wall", "simulator"] = Field(
+        default="wall",
+        description="market time: the wall clock, or the exchange simulator's replay clock "
+        "(GET /sim/clock) so a fast replay keeps the market's time scale; paper mode only",
+    )
 
 
 class DatabaseConfig(_Strict):
@@ -301,6 +306,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("database", "url"),
     "PARAMS_PATH": ("params", "path"),
     "BOT_HTTP_PORT": ("bot", "http_port"),
+    "MARKET_CLOCK": ("exchange", "clock"),
 }
 
 
@@ -733,7 +739,8 @@ class MarketDriftConfig(_Strict):
 class DriftJobSpec(_Strict):
     """The optimization a drift of one severity asks for, and the wait after any job."""
 
-    hours: Annotated[int, Field(ge=1)]
+    hours: Annotated[float, Field(gt=0, le=24 * 90)]
+    """Recent market data the optimizer gets (market hours back from the newest row)."""
     trials: Annotated[int, Field(ge=1)]
     cooldown_minutes: Annotated[float, Field(ge=0)]
 

@@ -7,8 +7,10 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 
-from bot.config import ConfigError, load_app_config, load_drift_config
+from bot.clock import WALL_CLOCK, ClockError, MarketClock, fetch_simulator_clock
+from bot.config import ConfigError, ExchangeConfig, load_app_config, load_drift_config
 from bot.storage.connection import resolve_database_url
 from bot.storage.errors import StorageError
 from bot.storage.migrations import ensure_schema
@@ -32,6 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def market_clock(exchange: ExchangeConfig) -> Callable[[], MarketClock]:
+    """The wall clock, or (exchange.clock: simulator) the simulator's replay clock, read once."""
+    if exchange.clock == "wall":
+        return lambda: WALL_CLOCK
+    found: list[MarketClock] = []
+
+    def read() -> MarketClock:
+        if not found:
+            found.append(fetch_simulator_clock(exchange.rest_url, exchange.request_timeout_seconds))
+        return found[0]
+
+    return read
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -41,13 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_drift_config(args.config)
         app = load_app_config(args.app_config)
         logging.getLogger().setLevel(app.bot.log_level)
+        clock = market_clock(app.exchange)
+        check_clock = None if args.command == "serve" else clock()
         url = resolve_database_url(app.database)
         ensure_schema(url)
-        if args.command == "serve":
-            asyncio.run(serve(url, cfg))
+        if check_clock is None:
+            asyncio.run(serve(url, cfg, clock=clock))
             return 0
-        result = asyncio.run(check_once(url, cfg))
-    except ConfigError as exc:
+        result = asyncio.run(check_once(url, cfg, clock=check_clock))
+    except (ConfigError, ClockError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except StorageError as exc:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 import asyncpg
 
+from bot.clock import WALL_CLOCK, MarketClock
 from bot.config import DriftJobsConfig, DriftSeverity
 from bot.storage.drift_store import DriftEvent, JsonValue, create_job_unless_blocked
 from bot.storage.rows import utc_from_us
@@ -59,7 +60,11 @@ def job_payload(assessment: Assessment, jobs: DriftJobsConfig, now_us: int) -> d
 
 
 async def decide(
-    conn: asyncpg.Connection, assessment: Assessment, jobs: DriftJobsConfig, now_us: int
+    conn: asyncpg.Connection,
+    assessment: Assessment,
+    jobs: DriftJobsConfig,
+    now_us: int,
+    clock: MarketClock = WALL_CLOCK,
 ) -> Decision:
     """Create a job when the drift deserves one and no rule holds it back."""
     severity = assessment.severity
@@ -81,11 +86,12 @@ async def decide(
         requested_by=REQUESTED_BY,
         reason=f"{severity} drift: {assessment.reason}",
         payload=payload,
+        clock=clock,
     )
     if gate.created_job_id is not None:
         return Decision(
             Action.JOB_CREATED,
-            f"{severity} drift: job for the last {spec.hours} h with {spec.trials} trials",
+            f"{severity} drift: job for the last {spec.hours:g} h with {spec.trials} trials",
             gate.created_job_id,
             payload,
         )

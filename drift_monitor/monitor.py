@@ -6,13 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 
+from bot.clock import WALL_CLOCK, ClockError, MarketClock
 from bot.config import DriftMonitorConfig
 from bot.storage.connection import connect
 from bot.storage.drift_store import (
@@ -128,13 +128,14 @@ async def run_check(
     cfg: DriftMonitorConfig,
     now_us: int,
     notifier: Notifier | None = None,
+    clock: MarketClock = WALL_CLOCK,
 ) -> CheckResult:
     """Evaluate now, create a job if warranted, record the decision, send notifications."""
     notifier = notifier or Notifier(None)
     metrics, drawdown = await _metrics(conn, cfg, now_us)
     assessment = assess(metrics, cfg.escalate_on_both)
     previous = await last_drift_event(conn, DECISION_DETECTOR, before_us=now_us)
-    decision = await decide(conn, assessment, cfg.jobs, now_us)
+    decision = await decide(conn, assessment, cfg.jobs, now_us, clock)
 
     limit = cfg.notify.drawdown_halt_jpy
     halted = limit is not None and drawdown >= limit
@@ -168,31 +169,38 @@ async def run_check(
     return CheckResult(now_us, assessment, decision, drawdown, limit, halted, tuple(sent))
 
 
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-async def check_once(url: str, cfg: DriftMonitorConfig, at_us: int | None = None) -> CheckResult:
-    """Open a connection, run one check, close it."""
+async def check_once(
+    url: str,
+    cfg: DriftMonitorConfig,
+    at_us: int | None = None,
+    clock: MarketClock = WALL_CLOCK,
+) -> CheckResult:
+    """Open a connection, run one check at `at_us` (default: the clock's now), close it."""
     notifier = Notifier(
         cfg.notify.webhook_url.get_secret_value() if cfg.notify.webhook_url else None,
         cfg.notify.timeout_seconds,
     )
     conn = await connect(url)
     try:
-        return await run_check(conn, cfg, now_us() if at_us is None else at_us, notifier)
+        now = clock.now_us() if at_us is None else at_us
+        return await run_check(conn, cfg, now, notifier, clock)
     finally:
         await conn.close()
 
 
-_TRANSIENT = (StorageError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+_TRANSIENT = (StorageError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ClockError)
 
 
-async def serve(url: str, cfg: DriftMonitorConfig, stop: asyncio.Event | None = None) -> None:
-    """Check every `check_interval_seconds` until SIGTERM/SIGINT (or `stop` is set).
+async def serve(
+    url: str,
+    cfg: DriftMonitorConfig,
+    stop: asyncio.Event | None = None,
+    clock: Callable[[], MarketClock] = lambda: WALL_CLOCK,
+) -> None:
+    """Check every `check_interval_seconds` (wall time) until SIGTERM/SIGINT (or `stop`).
 
-    A database outage costs a check, not the service: the error is logged in one line and
-    the next check tries again.
+    A database outage, or a replay clock that cannot be read yet, costs a check, not the
+    service: the error is logged in one line and the next check tries again.
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -203,7 +211,7 @@ async def serve(url: str, cfg: DriftMonitorConfig, stop: asyncio.Event | None = 
     while not stop.is_set():
         check_id = uuid.uuid4().hex[:8]
         try:
-            result = await check_once(url, cfg)
+            result = await check_once(url, cfg, clock=await asyncio.to_thread(clock))
             _log.info("[%s] %s", check_id, result.summary())
         except _TRANSIENT as exc:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

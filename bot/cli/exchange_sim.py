@@ -10,10 +10,13 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from bot.cli.report import parse_time
+from bot.clock import WALL_CLOCK, replay_clock
 from bot.config import FeeRates
 from bot.datafile import DataFileError, MarketDataFile
 from bot.sim.faults import FaultSpec, FaultSpecError
 from bot.sim.server import ExchangeSimulator
+from bot.storage.rows import us_from_utc
 
 
 def _decimal(text: str) -> Decimal:
@@ -24,6 +27,10 @@ def _decimal(text: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative number")
     return value
+
+
+def _utc_us(text: str) -> int:
+    return us_from_utc(parse_time(text))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,6 +65,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for fault injection")
     parser.add_argument(
+        "--market-clock",
+        choices=("wall", "replay"),
+        default="wall",
+        help="stamp events, orders and fills with the wall clock (default) or with a replay "
+        "clock that runs --speed times faster, published at /sim/clock for services with "
+        "exchange.clock: simulator",
+    )
+    parser.add_argument(
+        "--clock-origin",
+        type=_utc_us,
+        default=None,
+        help="replay clock's start time (ISO 8601 UTC; default: now)",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="start replaying at once instead of when the first WebSocket client subscribes",
@@ -76,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: fees: {exc}", file=sys.stderr)
         return 2
+    if args.market_clock == "replay" and not args.speed:
+        print("error: --market-clock replay needs a replay --speed above 0", file=sys.stderr)
+        return 2
+    clock = (
+        replay_clock(args.speed, args.clock_origin) if args.market_clock == "replay" else WALL_CLOCK
+    )
     if not args.data.is_file():
         print(f"error: {args.data}: no such file", file=sys.stderr)
         return 2
@@ -93,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         seed=args.seed,
         wait_for_subscriber=not args.no_wait,
+        clock=clock,
     )
     try:
         asyncio.run(_serve(sim, args.data))

@@ -25,6 +25,7 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from bot.clock import WALL_CLOCK, MarketClock
 from bot.config import ExchangeConfig
 from bot.exchange.errors import ExchangeError
 from bot.exchange.rest import CoincheckRest
@@ -61,6 +62,7 @@ class CoincheckFeed:
 
     Callbacks (all optional, called in order of arrival, never while the book is half-built):
     `on_event(event)` gets a BookSnapshot after each rebuild, then BookDiffs and TradePrints;
+    Receive times are `clock` time (the wall clock, or a fast replay's market clock).
     `on_frame(recv_ts_us, raw)` and `on_snapshot(recv_ts_us, order_books_json)` get the raw
     wire data (for recordings), the snapshot ahead of the frames buffered while fetching it.
     """
@@ -79,8 +81,10 @@ class CoincheckFeed:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         seed: int | None = None,
+        clock: MarketClock = WALL_CLOCK,
     ) -> None:
         self.ws_url = ws_url
+        self.clock = clock
         self.rest = rest
         self.on_event = on_event
         self.on_frame = on_frame
@@ -249,7 +253,7 @@ class CoincheckFeed:
         if task.cancelled():
             return
         exc = task.exception()
-        recv = time.time_ns() // 1000
+        recv = self.clock.now_us()
         if exc is None:
             try:
                 snap = parse_order_books(task.result(), recv)
@@ -273,7 +277,7 @@ class CoincheckFeed:
 
     # ------------------------------------------------------------------ frames
     def _on_frame(self, raw: str) -> None:
-        recv = time.time_ns() // 1000
+        recv = self.clock.now_us()
         self._last_rx = time.monotonic()
         self.frames += 1
         try:

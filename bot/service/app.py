@@ -19,13 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.clock import WALL_CLOCK, ClockError, MarketClock, fetch_simulator_clock
 from bot.config import SATOSHI_PER_BTC, AppConfig, ConfigError
 from bot.exchange.errors import ExchangeError
 from bot.exchange.feed import CoincheckFeed, FeedState
 from bot.exchange.models import Balance
 from bot.exchange.rest import CoincheckRest
 from bot.market.events import MarketEvent, TradePrint
-from bot.service.executor import LiveExecutor, now_us
+from bot.service.executor import LiveExecutor
 from bot.service.halt_state import HaltState
 from bot.service.http import StatusServer
 from bot.service.metrics import BotMetrics
@@ -46,6 +47,7 @@ from bot.storage.rows import (
     ParameterVersionRow,
     PositionSnapshotRow,
     market_event_row,
+    utc_from_us,
 )
 from bot.storage.writer import DatabaseWriter
 from bot.strategy.signal import SignalEngine
@@ -72,8 +74,14 @@ class BotService:
                 f"{mode} mode needs API keys for the private endpoints of {ex.rest_url}: set "
                 "COINCHECK_API_KEY and COINCHECK_API_SECRET (the simulator's --api-key/--api-secret)"
             )
+        if mode == "live" and ex.clock != "wall":
+            raise ConfigError(
+                f"exchange.clock = {ex.clock}: live trading runs on the wall clock only "
+                "(the replay clock is for paper trading against the exchange simulator)"
+            )
         self.config = config
         self.mode = mode
+        self.clock: MarketClock = WALL_CLOCK
         self.metrics = BotMetrics()
         self.halt = HaltState(config.bot.state_dir)
         self.run_tag = uuid.uuid4().hex[:8]
@@ -121,7 +129,7 @@ class BotService:
         if self.writer is not None:
             self.writer.write(
                 ParameterVersionRow(
-                    ts=now_us(),
+                    ts=self.clock.now_us(),
                     source=version.source,  # type: ignore[arg-type]
                     checksum=version.checksum,
                     params=json.dumps(version.params.model_dump(mode="json")),
@@ -141,7 +149,7 @@ class BotService:
         )
 
     def _apply_pending_params(self) -> None:
-        """Between two events: swap in a validated new version."""
+        """Between two events (the loop runs one at a time): swap in a validated new version."""
         assert self.watcher is not None and self.engine is not None and self.trader is not None
         version = self.watcher.take()
         if version is None:
@@ -189,9 +197,9 @@ class BotService:
                     self.metrics.signals.labels("long" if signal_dir > 0 else "short").inc()
                 intents = trader.on_tick(ts, bid, ask, signal_dir if self.executor.accepting else 0)
                 if intents:
-                    self.executor.handle(intents, ts * 1000)
+                    self.executor.handle(intents, self.clock.wall_ns(ts))
         elif trader.working:
-            self.executor.handle(trader.on_tick(ts, None, None, 0), ts * 1000)
+            self.executor.handle(trader.on_tick(ts, None, None, 0), self.clock.wall_ns(ts))
         if trader.risk.halt_reason is not None and not self._halt_recorded:
             # Once: an operator's clear-halt must not be undone by the next event.
             self._halt_recorded = True
@@ -213,7 +221,7 @@ class BotService:
         bid, ask = feed.book.best_bid, feed.book.best_ask
         assert bid is not None and ask is not None
         signal_dir = self._last_signal if executor.accepting else 0
-        intents = trader.on_tick(now_us(), bid, ask, signal_dir)
+        intents = trader.on_tick(self.clock.now_us(), bid, ask, signal_dir)
         if intents:
             executor.handle(intents, time.time_ns())
 
@@ -315,7 +323,7 @@ class BotService:
             mid = (bid + ask) // 2 if bid and ask and feed.book_trusted else None
             writer.write(
                 PositionSnapshotRow(
-                    ts=now_us(),
+                    ts=self.clock.now_us(),
                     mode=self.mode,  # type: ignore[arg-type]
                     position_sat=pos.position_sat,
                     avg_entry_price=pos.entry_price,
@@ -357,13 +365,20 @@ class BotService:
         await self.writer.start()
 
         rest = CoincheckRest.from_config(cfg.exchange)
-        self.feed = CoincheckFeed.from_config(cfg.exchange, rest, on_event=self.on_event)
         self.http = StatusServer("0.0.0.0", cfg.bot.http_port, self.health, self._metrics_text)
         await self.http.start()
         log.info("health and metrics on port %d", self.http.port)
 
         tasks: list[asyncio.Task[Any]] = []
         try:
+            if cfg.exchange.clock == "simulator":
+                clock = await self._simulator_clock()
+                if clock is None:
+                    return 0
+                self.clock = clock
+            self.feed = CoincheckFeed.from_config(
+                cfg.exchange, rest, on_event=self.on_event, clock=self.clock
+            )
             version = self._initial_params()
             while version is None and not self._stop.is_set():
                 self.status_reason = "waiting for params"
@@ -391,7 +406,7 @@ class BotService:
             self.executor = LiveExecutor(
                 rest, trader, self.metrics, self.writer.write,
                 StateStore(cfg.bot.state_dir, venue_tag(self.mode, cfg.exchange.rest_url)),
-                self.mode, self.run_tag, send_orders, on_fills=self.on_fills,
+                self.mode, self.run_tag, send_orders, on_fills=self.on_fills, clock=self.clock,
             )  # fmt: skip
             await self.executor.reconcile_at_start()
             balance = await rest.balance()  # after cancelling: nothing reserved any more
@@ -406,7 +421,9 @@ class BotService:
                 on_rejected=lambda _reason: self.metrics.reloads.labels("rejected").inc(),
             )
             self.watcher.start()
-            reporter = ReportGenerator(url, self.writer, cfg.report_generator, self.mode)
+            reporter = ReportGenerator(
+                url, self.writer, cfg.report_generator, self.mode, self.clock
+            )
             tasks = [
                 asyncio.create_task(self.feed.run(), name="feed"),
                 asyncio.create_task(
@@ -415,6 +432,7 @@ class BotService:
                 ),
                 asyncio.create_task(self._status_loop(), name="status"),
                 asyncio.create_task(self._sweep_loop(), name="sweep"),
+                asyncio.create_task(self._params_loop(), name="params"),
                 asyncio.create_task(reporter.run(), name="reports"),
             ]
             log.info(
@@ -452,6 +470,40 @@ class BotService:
                     await asyncio.wait_for(self._stop.wait(), timeout=delay)
                 delay = min(delay * 2, 30.0)
         return None
+
+    async def _simulator_clock(self) -> MarketClock | None:
+        """The simulator's replay clock; waits for the simulator like `_first_balance`."""
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                clock = await asyncio.to_thread(
+                    fetch_simulator_clock,
+                    self.config.exchange.rest_url,
+                    self.config.exchange.request_timeout_seconds,
+                )
+            except ClockError as exc:
+                self.status_reason = str(exc)
+                log.warning("%s; retrying in %.0fs", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            log.info(
+                "following the simulator's replay clock",
+                extra={
+                    "speed": clock.speed,
+                    "market_time": utc_from_us(clock.now_us()).isoformat(),
+                },
+            )
+            return clock
+        return None
+
+    async def _params_loop(self) -> None:
+        """Apply a new version as soon as it is validated, even while the market is quiet."""
+        assert self.watcher is not None
+        while True:
+            await self.watcher.changed.wait()
+            self._apply_pending_params()
 
     async def _sweep_loop(self) -> None:
         while True:

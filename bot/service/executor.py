@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.clock import WALL_CLOCK, MarketClock
 from bot.exchange.errors import ExchangeError
 from bot.exchange.models import Transaction
 from bot.exchange.rest import CoincheckRest
@@ -47,16 +48,12 @@ class LiveOrder:
     filled_sat: int = 0
 
 
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-def transaction_time_us(tx: Transaction) -> int:
+def transaction_time_us(tx: Transaction, clock: MarketClock) -> int:
     """The exchange's time of a fill: the same on every read, so storing it twice is one row."""
     try:
         return parse_time_us(tx.created_at.replace("Z", "+00:00"))
     except ValueError:
-        return now_us()
+        return clock.now_us()
 
 
 class LiveExecutor:
@@ -71,8 +68,10 @@ class LiveExecutor:
         run_tag: str,
         send_orders: bool,
         on_fills: Callable[[bool], None] = lambda maker: None,
+        clock: MarketClock = WALL_CLOCK,
     ) -> None:
         self.rest = rest
+        self.clock = clock
         self.trader = trader
         self.metrics = metrics
         self._write = write
@@ -98,7 +97,7 @@ class LiveExecutor:
         o = lo.order
         self._write(
             OrderEventRow(
-                ts=now_us(),
+                ts=self.clock.now_us(),
                 client_order_id=self.client_order_id(lo.client_id),
                 exchange_order_id=lo.exchange_id,
                 mode=self.mode,  # type: ignore[arg-type]
@@ -125,7 +124,7 @@ class LiveExecutor:
             while len(self._closed) > 1000:
                 self._closed.pop(next(iter(self._closed)))
         if state == "rejected":
-            self.trader.on_order_rejected(lo.client_id, now_us())
+            self.trader.on_order_rejected(lo.client_id, self.clock.now_us())
         else:
             self.trader.on_order_closed(lo.client_id)
         self._event(lo, state, reason)
@@ -137,6 +136,7 @@ class LiveExecutor:
 
     # ------------------------------------------------------------------ intents
     def handle(self, intents: list[Intent], tick_recv_ns: int) -> None:
+        """Act on the Trader's intents; `tick_recv_ns` is the wall time the tick arrived."""
         for intent in intents:
             if isinstance(intent, PlaceOrder):
                 lo = LiveOrder(intent.client_id, intent)
@@ -161,7 +161,9 @@ class LiveExecutor:
         self.metrics.tick_to_order.observe((time.time_ns() - tick_recv_ns) / 1e9)
         self._write(
             LatencySampleRow(
-                ts=now_us(), kind="tick_to_order", value_us=(time.time_ns() - tick_recv_ns) // 1000
+                ts=self.clock.now_us(),
+                kind="tick_to_order",
+                value_us=(time.time_ns() - tick_recv_ns) // 1000,
             )
         )
         try:
@@ -174,7 +176,9 @@ class LiveExecutor:
             return
         rtt_us = (time.perf_counter_ns() - sent) // 1000
         self.metrics.order_round_trip.observe(rtt_us / 1e6)
-        self._write(LatencySampleRow(ts=now_us(), kind="order_round_trip", value_us=rtt_us))
+        self._write(
+            LatencySampleRow(ts=self.clock.now_us(), kind="order_round_trip", value_us=rtt_us)
+        )
         lo.exchange_id = ack.id
         self._by_exchange[ack.id] = lo
         self._event(lo, "open", "reconciled after an ambiguous reply" if ack.reconciled else None)
@@ -224,7 +228,7 @@ class LiveExecutor:
             log.warning("late fill %s of closed order %s booked", tx.id, tx.order_id)
         liquidity = Liquidity.MAKER if tx.liquidity == "M" else Liquidity.TAKER
         fill = Fill(tx.rate, tx.amount_sat, liquidity)
-        ts = now_us()
+        ts = self.clock.now_us()
         fee = _jpy_fee(tx)
         lo.filled_sat += fill.amount_sat
         self._write_fill(tx, lo, fee)
@@ -257,7 +261,7 @@ class LiveExecutor:
         self._write(
             FillRow(
                 fill_id=tx.id,
-                ts=transaction_time_us(tx),
+                ts=transaction_time_us(tx, self.clock),
                 mode=self.mode,  # type: ignore[arg-type]
                 side=1 if tx.side == "buy" else -1,
                 price=tx.rate,
@@ -282,11 +286,15 @@ class LiveExecutor:
             self._on_fills(any(tx.liquidity == "M" for tx in new))
 
     async def poll_fills(self, interval_s: float) -> None:
-        """Poll own transactions while we have orders (and now and then otherwise)."""
+        """Poll own transactions every `interval_s` of market time while we have orders.
+
+        On a fast replay clock the wall interval shrinks with the speed (down to 5 ms), so a
+        resting order's fill is seen as soon after it happened, in market time, as live."""
+        wall_interval = max(0.005, self.clock.wall_seconds(interval_s))
         while True:
             if self.orders:
                 await self.poll_once()
-                await asyncio.sleep(interval_s)
+                await asyncio.sleep(wall_interval)
             else:
                 self._poll_wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from bot.clock import CLOCK_PATH, WALL_CLOCK, MarketClock
 from bot.config import FeeRates
 from bot.exchange.auth import signature
 from bot.exchange.wire import (
@@ -46,10 +47,6 @@ log = logging.getLogger(__name__)
 TRANSACTIONS_LIMIT = 100
 MALFORMED_FRAME = '["btc_jpy",{"bids":[["16850000.0"'  # truncated JSON
 _SAT = Decimal(100_000_000)
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def iso_time(ts_us: int) -> str:
@@ -80,6 +77,8 @@ class ExchangeSimulator:
     `speed=None` replays as fast as the clients read, otherwise at real time × speed; with
     `wait_for_subscriber` the replay starts when the first client subscribes to a channel.
     `autoplay=False` replays nothing by itself: call `advance(n)` or `publish(event)`.
+    Events, orders and fills are stamped with `clock` (the wall clock, or a replay clock that
+    runs `speed`× faster), which `GET /sim/clock` publishes for the services to follow.
     """
 
     def __init__(
@@ -99,6 +98,7 @@ class ExchangeSimulator:
         seed: int = 0,
         snapshot_depth: int = 300,
         wait_for_subscriber: bool = True,
+        clock: MarketClock = WALL_CLOCK,
     ) -> None:
         self._source: Iterator[MarketEvent] = iter(events)
         self.host = host
@@ -114,6 +114,7 @@ class ExchangeSimulator:
         self.faults = FaultInjector(faults, seed)
         self.snapshot_depth = snapshot_depth
         self.wait_for_subscriber = wait_for_subscriber
+        self.clock = clock
         self.position = 0  # how many events have been replayed
         self.replay_done = asyncio.Event()
         self.frames_sent = 0
@@ -167,6 +168,7 @@ class ExchangeSimulator:
         r.add_get("/api/exchange/orders/transactions_pagination", self._transactions_page)
         r.add_delete("/api/exchange/orders/{id}", self._cancel)
         r.add_get("/api/accounts/balance", self._balance)
+        r.add_get(CLOCK_PATH, self._clock)
         # Short shutdown grace: a reply held by `create_hang` must not delay stopping.
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=0.5
@@ -247,8 +249,10 @@ class ExchangeSimulator:
         return done
 
     async def publish(self, event: MarketEvent) -> list[SimTransaction]:
-        """Apply one market event (stamped with the wall clock) and send it to subscribers."""
-        now = _now_us()
+        """Apply one market event (stamped with the market clock) and send it to subscribers."""
+        now = self.clock.now_us()
+        if isinstance(event, TradePrint):
+            event = replace(event, exchange_ts_us=now)  # the same time on WS and /api/trades
         frame = None
         async with self._lock:
             if isinstance(event, BookSnapshot):
@@ -260,7 +264,7 @@ class ExchangeSimulator:
             frame = encode_book_diff_at(event, now // 1_000_000)
             await self._broadcast(ORDERBOOK_CHANNEL, frame)
         elif isinstance(event, TradePrint):
-            frame = encode_trades([replace(event, exchange_ts_us=now)])
+            frame = encode_trades([event])
             await self._broadcast(TRADES_CHANNEL, frame)
         elif frame is not None:
             await self._broadcast(ORDERBOOK_CHANNEL, frame)
@@ -359,7 +363,7 @@ class ExchangeSimulator:
     # ------------------------------------------------------------------ REST plumbing
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path == "/":
+        if request.path in ("/", CLOCK_PATH):
             return await handler(request)
         delay = self.faults.latency_s()
         if delay:
@@ -426,7 +430,7 @@ class ExchangeSimulator:
                 "high": num(v.high),
                 "low": num(v.low),
                 "volume": float(Decimal(v.volume_sat) / _SAT),
-                "timestamp": int(time.time()),
+                "timestamp": self.clock.now_us() // 1_000_000,
             }
         )
 
@@ -447,6 +451,10 @@ class ExchangeSimulator:
         page = {"limit": limit, "order": "desc", "starting_after": None, "ending_before": None}
         return web.json_response({"success": True, "pagination": page, "data": data})
 
+    async def _clock(self, request: web.Request) -> web.Response:
+        """Not Coincheck: the market clock, for services that follow a fast replay."""
+        return web.json_response(self.clock.as_json())
+
     # ------------------------------------------------------------------ private endpoints
     async def _create_order(self, request: web.Request) -> web.Response:
         p = await self._authenticate(request)
@@ -462,7 +470,7 @@ class ExchangeSimulator:
         if self.faults.fires("reject"):
             raise VenueError(400, "Order rejected by the exchange")
         async with self._lock:
-            order = self.venue.place(order_type, rate, amount, mba, tif, _now_us())
+            order = self.venue.place(order_type, rate, amount, mba, tif, self.clock.now_us())
         if self.faults.fires("create_hang"):
             await asyncio.sleep(self.faults.spec.hang_s)
         return web.json_response(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from bot.clock import WALL_CLOCK, MarketClock
 from bot.storage.queries import fill_row
 from bot.storage.rows import FillRow
 
@@ -128,11 +129,14 @@ async def create_job_unless_blocked(
     requested_by: str,
     reason: str,
     payload: Mapping[str, JsonValue],
+    clock: MarketClock = WALL_CLOCK,
 ) -> JobGate:
     """Insert a pending job unless one is pending/running or the last one is too recent.
 
     The cool-down runs from the latest job's finish (or creation, if it never finished),
-    whoever asked for it: fresh parameters deserve time to show what they do.
+    whoever asked for it: fresh parameters deserve time to show what they do. It is market
+    time (`now_us`, `cooldown_until_us`); the job's own bookkeeping times are wall time, as
+    the optimizer's, converted with `clock`.
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _JOB_LOCK_KEY)
@@ -147,7 +151,8 @@ async def create_job_unless_blocked(
                 FROM optimization_jobs ORDER BY created_at DESC LIMIT 1"""
         )
         if last is not None:
-            until = int(last["end_us"]) + round(cooldown_minutes * 60_000_000)
+            end_us = clock.market_us(int(last["end_us"]) * 1000)
+            until = end_us + round(cooldown_minutes * 60_000_000)
             if now_us < until:
                 return JobGate(None, cooldown_until_us=until, last_job_id=last["job_id"])
         job_id = uuid.uuid4()
@@ -155,7 +160,7 @@ async def create_job_unless_blocked(
             f"""INSERT INTO optimization_jobs (job_id, created_at, requested_by, reason, payload)
                 VALUES ($1, {_FROM_US.format(p="$2")}, $3, $4, $5::jsonb)""",
             job_id,
-            now_us,
+            clock.wall_ns(now_us) // 1000,
             requested_by,
             reason,
             json.dumps(payload),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +17,7 @@ from decimal import Decimal
 import asyncpg
 
 from bot.backtest.metrics import PerformanceMetrics, compute_metrics
+from bot.clock import WALL_CLOCK, MarketClock
 from bot.config import ReportGeneratorConfig
 from bot.market.events import Side
 from bot.storage.connection import connect
@@ -98,18 +98,24 @@ def report_row(report: WindowReport) -> PerformanceReportRow:
 
 
 class ReportGenerator:
-    """Every `interval_minutes`, writes one performance_reports row per configured window."""
+    """Every `interval_minutes` (market time), writes one performance_reports row per window."""
 
     def __init__(
-        self, url: str, writer: DatabaseWriter, config: ReportGeneratorConfig, mode: str
+        self,
+        url: str,
+        writer: DatabaseWriter,
+        config: ReportGeneratorConfig,
+        mode: str,
+        clock: MarketClock = WALL_CLOCK,
     ) -> None:
+        self._clock = clock
         self._url = url
         self._writer = writer
         self._config = config
         self._mode = mode
 
     async def report_once(self, end_ts_us: int | None = None) -> list[WindowReport]:
-        end = end_ts_us if end_ts_us is not None else time.time_ns() // 1000
+        end = end_ts_us if end_ts_us is not None else self._clock.now_us()
         conn = await connect(self._url)
         try:
             reports = await build_reports(conn, end, self._config.windows_hours, self._mode)
@@ -126,4 +132,4 @@ class ReportGenerator:
                 await self.report_once()
             except (StorageError, asyncpg.PostgresError, OSError) as exc:
                 _log.warning("performance report skipped: %s", exc)
-            await asyncio.sleep(self._config.interval_minutes * 60)
+            await asyncio.sleep(self._clock.wall_seconds(self._config.interval_minutes * 60))

@@ -96,3 +96,28 @@ def test_record_writes_a_replayable_file(tmp_path: Path) -> None:
     assert report.malformed == []
     assert isinstance(events[0], BookSnapshot)  # the snapshot taken at connect comes first
     assert sum(isinstance(e, BookDiff) for e in events) > 10
+
+
+def test_exchange_sim_publishes_its_replay_clock() -> None:
+    proc, rest, _ = start_sim(
+        "--speed", "30", "--market-clock", "replay", "--clock-origin", "2030-01-01T00:00:00Z"
+    )
+    try:
+        clock = httpx.get(rest + "/sim/clock").json()
+        assert clock["speed"] == 30
+        assert clock["origin_us"] == 1_893_456_000_000_000
+        # Half a minute of market per wall second since it started.
+        assert 1_893_456_000_000_000 <= clock["now_us"] < 1_893_456_000_000_000 + 30_000_000 * 10
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+
+
+def test_exchange_sim_refuses_a_replay_clock_without_a_speed() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "exchange-sim", "--data", str(SAMPLE), "--speed", "0",
+         "--market-clock", "replay"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: --market-clock replay needs a replay --speed above 0"
