@@ -23,6 +23,8 @@ from bot.market.synthetic import (
     parse_regime_spec,
 )
 
+DEFAULT_ALPHA = SynthConfig().signal_alpha_bps_per_min
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
@@ -50,6 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "(regimes: trend[_up|_down], informed, meanrev, noise, burst, wide; "
             "default: random by seed, switching every 20-90 min)"
         ),
+    )
+    parser.add_argument(
+        "--signal-alpha",
+        type=float,
+        default=DEFAULT_ALPHA,
+        metavar="BPS_PER_MIN",
+        help="price drift per unit of the latent signal in informed regimes, i.e. how much "
+        f"edge the order book carries (default {DEFAULT_ALPHA:g}: "
+        "marginal against the spread)",
     )
     parser.set_defaults(func=run)
 
@@ -136,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         regimes = parse_regime_spec(args.regimes) if args.regimes else None
         config = SynthConfig(
-            seed=args.seed, hours=args.hours, start_us=parse_start(args.start), regimes=regimes
+            seed=args.seed,
+            hours=args.hours,
+            start_us=parse_start(args.start),
+            regimes=regimes,
+            signal_alpha_bps_per_min=args.signal_alpha,
         )
     except SynthConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -144,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     market = SyntheticMarket(config)
     source = (
         f"synthetic seed={config.seed} hours={config.hours:g} regimes={args.regimes or 'random'}"
+        f" signal_alpha={config.signal_alpha_bps_per_min:g}"
     )
     started = time.perf_counter()
     try:

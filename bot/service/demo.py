@@ -6,8 +6,11 @@ only through the database and the params file (as in Docker Compose). Prints one
 every few seconds; on Ctrl-C (or after --duration) stops them in order — the bot first, so it
 cancels its orders — and writes an HTML report of the session.
 
-The services run on receive (wall-clock) time while the market replays faster, so the demo
-uses its own drift-monitor and optimizer settings with windows of minutes instead of hours.
+The simulator replays on a market clock running `speed`× faster and every service follows it
+(`exchange.clock: simulator`), so windows, hold times and cool-downs keep their market meaning:
+the demo's drift-monitor and optimizer settings are in market minutes and hours, only shorter
+than production's because the whole session is a few hours of market. Each session's clock
+starts after the newest market row already in the database, so sessions never overlap.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from bot.storage.drift_store import last_drift_event
 from bot.storage.migrations import ensure_schema
 from bot.storage.queries import fetch_fills
 from bot.storage.reports import round_trips
+from bot.storage.rows import utc_from_us
 
 DEMO_REGIMES = "informed:25m,noise:15m,trend:20m,burst:10m,meanrev:20m,wide:10m,informed:20m"
 API_KEY, API_SECRET = "demo-key", "demo-secret"
@@ -57,8 +61,10 @@ class DemoSettings:
     duration: float | None = None
     http_port: int = 8080
     status_interval: float = 3.0
-    bootstrap_after: float | None = 90.0
-    """Seconds before the demo asks for a first optimization (None: leave it to drift)."""
+    bootstrap_after_minutes: float | None = 45.0
+    """Market minutes before the demo asks for a first optimization (None: leave it to drift)."""
+    signal_alpha_bps_per_min: float = 10.0
+    """The synthetic market's edge in informed regimes (generator default 3: marginal)."""
     regimes: str = DEMO_REGIMES
     stop_when: Callable[[], Awaitable[bool]] | None = None
     """Checked with each status line; True ends the demo (used by the end-to-end test)."""
@@ -81,20 +87,23 @@ class Demo:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, IO[str]] = {}
         self.db_url = ""
-        self.started_us = time.time_ns() // 1000
+        self.started_us = time.time_ns() // 1000  # market time: the clock's origin
+        self.started_wall = time.monotonic()
         self._stop = asyncio.Event()
 
     # ------------------------------------------------------------------ set-up
     def _market_file(self) -> Path:
         tag = hashlib.sha256(self.s.regimes.encode()).hexdigest()[:8]
-        path = self.s.workdir / f"market_{self.s.market_hours:g}h_seed{self.s.seed}_{tag}.jsonl.gz"
+        name = f"market_{self.s.market_hours:g}h_seed{self.s.seed}_a{self.s.signal_alpha_bps_per_min:g}_{tag}"
+        path = self.s.workdir / f"{name}.jsonl.gz"
         if not path.exists():
             print(
                 f"generating {self.s.market_hours:g} h of synthetic market ({self.s.regimes}) ..."
             )
             subprocess.run(
                 [sys.executable, "-m", "bot", "synth", "--hours", str(self.s.market_hours),
-                 "--seed", str(self.s.seed), "--regimes", self.s.regimes, "--out", str(path)],
+                 "--seed", str(self.s.seed), "--regimes", self.s.regimes, "--out", str(path),
+                 "--signal-alpha", str(self.s.signal_alpha_bps_per_min)],
                 check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
         return path
@@ -105,39 +114,45 @@ class Demo:
             "bot": {"mode": "paper", "http_port": bot_port, "state_dir": str(w / "state"),
                     "status_interval_seconds": 5},
             "exchange": {"rest_url": f"http://127.0.0.1:{sim_port}", "ws_url": f"ws://127.0.0.1:{sim_port}/",
-                         "nonce_file": str(w / "nonce"), "stale_feed_seconds": 10},
+                         "nonce_file": str(w / "nonce"), "stale_feed_seconds": 10,
+                         "clock": "simulator"},
             "database": {"spill_dir": str(w / "spill")},
             "account": {"initial_jpy": "1000000", "initial_btc": "0.05"},
             "params": {"path": str(w / "params" / "trade_config.yaml"),
                        "template_path": self.app.params.template_path},
-            "report_generator": {"interval_minutes": 1, "windows_hours": [1, 4, 24]},
+            "report_generator": {"interval_minutes": 15, "windows_hours": [1, 4, 24]},
         }  # fmt: skip
+        # Market time throughout (the services follow the replay clock); shorter than
+        # production's windows because a session is a few hours of market, not weeks.
         drift = yaml.safe_load(Path("config/drift_monitor.yaml").read_text())
-        drift["check_interval_seconds"] = 20
+        drift["check_interval_seconds"] = max(2.0, 300 / self.s.speed)  # every 5 market minutes
         perf = drift["performance"]
-        perf.update({"baseline_hours": 0.5, "min_trades_window": 5, "min_trades_baseline": 10})
-        perf["sharpe"]["windows_hours"] = [0.05, 0.1]
+        perf.update({"baseline_hours": 2, "min_trades_window": 5, "min_trades_baseline": 10})
+        perf["sharpe"]["windows_hours"] = [0.25, 0.5]
         for key in ("profit_factor", "drawdown"):
-            perf[key]["window_hours"] = 0.1
+            perf[key]["window_hours"] = 0.5
         drift["market"].update(
             {
-                "window_minutes": 3,
-                "baseline_hours": 0.5,
-                "min_buckets": 5,
-                "min_trades_baseline": 30,
+                "window_minutes": 10,
+                "baseline_hours": 2,
+                "min_buckets": 20,
+                "min_trades_baseline": 100,
             }
         )
-        for sev, cool in (("minor", 6), ("normal", 4), ("major", 2)):
-            drift["jobs"][sev].update({"hours": 1, "trials": 40, "cooldown_minutes": cool})
+        for sev, hours, trials, cool in (
+            ("minor", 2, 60, 60),
+            ("normal", 1.5, 50, 45),
+            ("major", 1, 40, 30),
+        ):
+            drift["jobs"][sev].update({"hours": hours, "trials": trials, "cooldown_minutes": cool})
         opt = yaml.safe_load(Path("config/optimizer_config.yaml").read_text())
-        # Minutes of data, not hours: no probe, no median pruning, or every trial is cut short.
         opt["search"].update(
-            {"trials": 40, "startup_trials": 10, "pruner": "none", "probe_fraction": 1.0}
+            {"trials": 60, "startup_trials": 15, "pruner": "none", "probe_fraction": 1.0}
         )
-        opt["window"]["hours"] = 1
-        opt["constraints"]["min_trades"] = 2
-        opt["acceptance"].update({"min_trades": 2, "min_profit_factor": 1.05, "candidates": 10})
-        opt["walk_forward"].update({"trials_per_split": 10, "min_trades": 1})
+        opt["window"]["hours"] = 2
+        opt["constraints"]["min_trades"] = 10
+        opt["acceptance"].update({"min_trades": 5, "min_profit_factor": 1.1, "candidates": 10})
+        opt["walk_forward"].update({"splits": 3, "trials_per_split": 10, "min_trades": 2})
         opt["worker"]["poll_interval_seconds"] = 2
         paths = {
             "app": w / "app_config.yaml",
@@ -166,6 +181,7 @@ class Demo:
         market = self._market_file()
         self.db_url = resolve_database_url(self.app.database)
         ensure_schema(self.db_url)
+        self.started_us = await self._clock_origin()
         sim_port = _free_port()
         bot_port = _free_port(self.s.http_port)
         paths = self._write_configs(sim_port, bot_port)
@@ -180,7 +196,8 @@ class Demo:
         print(f"database   {mask_url(self.db_url)}")
         self._spawn("exchange-sim", ["-m", "bot", "exchange-sim", "--data", str(market), "--speed",
                     str(self.s.speed), "--port", str(sim_port), "--api-key", API_KEY, "--api-secret",
-                    API_SECRET, "--seed", str(self.s.seed)], env)  # fmt: skip
+                    API_SECRET, "--seed", str(self.s.seed), "--market-clock", "replay",
+                    "--clock-origin", utc_from_us(self.started_us).isoformat()], env)  # fmt: skip
         await asyncio.sleep(1.0)
         self._spawn(
             "bot", ["-m", "bot", "run", "--mode", "paper", "--config", str(paths["app"])], env
@@ -199,7 +216,11 @@ class Demo:
         deadline = None if self.s.duration is None else loop.time() + self.s.duration
         # Like an operator's `make optimize` once some market is recorded: the first tuned
         # parameters, then the drift monitor asks for more when the regime turns.
-        bootstrap = None if self.s.bootstrap_after is None else loop.time() + self.s.bootstrap_after
+        bootstrap = (
+            None
+            if self.s.bootstrap_after_minutes is None
+            else loop.time() + self.s.bootstrap_after_minutes * 60 / self.s.speed
+        )
         bootstrapped = bootstrap is None
         try:
             while not self._stop.is_set():
@@ -220,7 +241,8 @@ class Demo:
                     bootstrapped = True
                     subprocess.run(
                         [sys.executable, "-m", "optimizer", "--config", str(paths["app"]),
-                         "--optimizer-config", str(paths["opt"]), "enqueue", "--hours", "1",
+                         "--optimizer-config", str(paths["opt"]), "enqueue", "--hours",
+                         f"{self.s.bootstrap_after_minutes / 60:g}",
                          "--reason", "demo: first parameters from the recorded market",
                          "--requested-by", "make demo"],
                         env=env, check=False, stdout=self.logs["optimizer"], stderr=subprocess.STDOUT,
@@ -233,6 +255,19 @@ class Demo:
             await self.shutdown()
         await self.write_session_report()
         return 0
+
+    async def _clock_origin(self) -> int:
+        """Now, or a minute after the newest market row of an earlier session if later."""
+        conn = await connect(self.db_url)
+        try:
+            newest = await conn.fetchval(
+                "SELECT (extract(epoch FROM greatest((SELECT max(ts) FROM market_trades),"
+                " (SELECT max(ts) FROM market_book_diffs))) * 1000000)::bigint"
+            )
+        finally:
+            await conn.close()
+        now = time.time_ns() // 1000
+        return now if newest is None else max(now, int(newest) + 60_000_000)
 
     async def status_line(self, bot_port: int) -> str:
         health: dict[str, Any] = {}
@@ -251,7 +286,9 @@ class Demo:
         if not health:
             return "bot starting ..."
         feed = health.get("feed", {})
+        minutes = int((time.monotonic() - self.started_wall) * self.s.speed / 60)
         return (
+            f"market +{minutes // 60}:{minutes % 60:02d} | "
             f"feed {feed.get('state')} {feed.get('age_seconds')}s | "
             f"pos {health.get('position_btc')} BTC | pnl {_yen(health.get('realized_pnl_jpy'))} JPY | "
             f"trades {health.get('trades')} | drift {drift} | "
@@ -318,7 +355,7 @@ class Demo:
             prices=prices,
             events=int(messages or 0),
             level_events=int(messages or 0),
-            seconds=(time.time_ns() // 1000 - self.started_us) / 1e6,
+            seconds=time.monotonic() - self.started_wall,
             final_jpy=Decimal(self.app.account.initial_jpy) + jpy,
             final_btc_sat=int(self.app.account.initial_btc * SATOSHI_PER_BTC) + btc,
             initial_equity_jpy=None,

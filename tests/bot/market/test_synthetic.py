@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path: Path) -> None
     assert gzip.decompress(a.read_bytes()) != gzip.decompress(c.read_bytes())
     assert a.read_bytes()[4:8] == b"\0\0\0\0"
     assert list(tmp_path.rglob(".synth-*")) == []  # temp dirs cleaned up
+
+
+def test_signal_alpha_flag_strengthens_the_edge_and_is_recorded(tmp_path: Path) -> None:
+    base, strong = tmp_path / "base.jsonl", tmp_path / "strong.jsonl"
+    args = ["synth", "--hours", "0.05", "--seed", "5", "--regimes", "informed:3m"]
+    assert main([*args, "--out", str(base)]) == 0
+    assert main([*args, "--out", str(strong), "--signal-alpha", "20"]) == 0
+    header = json.loads(strong.read_text().splitlines()[0])
+    assert header["source"].endswith("signal_alpha=20")
+    assert json.loads(base.read_text().splitlines()[0])["source"].endswith("signal_alpha=3")
+    assert base.read_text().splitlines()[1:] != strong.read_text().splitlines()[1:]
 
 
 def test_events_are_deterministic_in_process() -> None:
