@@ -40,11 +40,17 @@ class Credentials:
     __str__ = __repr__
 
 
+NONCE_RESERVE_US = 60_000_000
+"""How far ahead of the issued nonces the persisted high-water mark runs (one write per minute)."""
+
+
 class NonceSource:
     """Strictly increasing nonces, persisted so a restart never reuses one.
 
-    The nonce is the larger of the clock in microseconds and last+1; the last value is written
-    to `path` (atomically: temp file + rename) before it is used.
+    The nonce is the larger of the clock in microseconds and last+1. Before a nonce is used,
+    `path` holds a mark at least as high (written atomically: temp file + rename); the mark is
+    reserved a minute ahead, so the file is written about once a minute instead of on every
+    private request (that write sat on the order path). A restart continues above the mark.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -54,6 +60,7 @@ class NonceSource:
         if self._path is not None and self._path.exists():
             text = self._path.read_text(encoding="ascii").strip()
             self._last = int(text) if text else 0
+        self._reserved = self._last
 
     @property
     def last(self) -> int:
@@ -63,8 +70,9 @@ class NonceSource:
         with self._lock:
             nonce = max(time.time_ns() // 1000, self._last + 1)
             self._last = nonce
-            if self._path is not None:
-                self._persist(nonce)
+            if self._path is not None and nonce > self._reserved:
+                self._reserved = nonce + NONCE_RESERVE_US
+                self._persist(self._reserved)
             return nonce
 
     def _persist(self, nonce: int) -> None:

@@ -113,6 +113,7 @@ class CoincheckFeed:
         self._reached_live = False
         self._snapshot_task: asyncio.Task[dict[str, Any]] | None = None
         self.resyncs = 0
+        self._yield_soon = False
 
     @classmethod
     def from_config(cls, cfg: ExchangeConfig, rest: CoincheckRest, **kwargs: Any) -> CoincheckFeed:
@@ -123,6 +124,10 @@ class CoincheckFeed:
             stale_after=cfg.stale_feed_seconds,
             **kwargs,
         )
+
+    def yield_soon(self) -> None:
+        """Give other tasks (an order just decided) the loop before the next queued frame."""
+        self._yield_soon = True
 
     @property
     def book_trusted(self) -> bool:
@@ -211,6 +216,11 @@ class CoincheckFeed:
                 on_frame = self._on_frame
                 async for raw in ws:
                     on_frame(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"))
+                    if self._yield_soon:
+                        # An order was decided on this frame: let its task send it before
+                        # the frames already queued behind this one are processed.
+                        self._yield_soon = False
+                        await asyncio.sleep(0)
             except ConnectionClosed as exc:
                 closed = exc
             finally:

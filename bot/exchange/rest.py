@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Container
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -82,6 +83,7 @@ class CoincheckRest:
         self._client = httpx.AsyncClient(timeout=timeout)
         self._private_lock = asyncio.Lock()
         self._max_order_id_seen: int | None = None
+        self.oldest_transaction_id: int | None = None
         self.requests_sent = 0
         self.retries = 0
         self.reconciliations = 0
@@ -227,10 +229,22 @@ class CoincheckRest:
         )
         return CancelStatus(int(data["id"]), bool(data["cancel"]), str(data.get("created_at", "")))
 
-    async def transactions(self) -> list[Transaction]:
-        """Own fills, newest first."""
+    async def transactions(self, skip_ids: Container[int] = ()) -> list[Transaction]:
+        """Own fills, newest first; those with an id in `skip_ids` are not even parsed.
+
+        `oldest_transaction_id` is then the lowest id the reply listed (parsed or not)."""
         data = await self._request("GET", "/api/exchange/orders/transactions", private=True)
-        txs = [Transaction.from_wire(t) for t in data.get("transactions", [])]
+        raw = data.get("transactions", [])
+        oldest = None
+        txs = []
+        for t in raw:
+            tx_id = t.get("id") if isinstance(t, dict) else None
+            if type(tx_id) is int:
+                oldest = tx_id if oldest is None else min(oldest, tx_id)
+                if tx_id in skip_ids:
+                    continue
+            txs.append(Transaction.from_wire(t))
+        self.oldest_transaction_id = oldest
         self._saw_order_ids([t.order_id for t in txs])
         return txs
 

@@ -58,6 +58,7 @@ log = logging.getLogger("bot")
 
 BENCHMARK_INTERVAL_US = 60_000_000
 FEED_LAG_INTERVAL_US = 1_000_000
+KEEP_ROUND_TRIPS = 1000  # in memory; every fill is in the database
 
 
 class BotService:
@@ -198,6 +199,7 @@ class BotService:
                 intents = trader.on_tick(ts, bid, ask, signal_dir if self.executor.accepting else 0)
                 if intents:
                     self.executor.handle(intents, self.clock.wall_ns(ts))
+                    self.feed.yield_soon()
         elif trader.working:
             self.executor.handle(trader.on_tick(ts, None, None, 0), self.clock.wall_ns(ts))
         if trader.risk.halt_reason is not None and not self._halt_recorded:
@@ -274,7 +276,7 @@ class BotService:
             "params_source": self.params_version.source if self.params_version else None,
             "position_btc": str(Decimal(pos.position_sat) / SATOSHI_PER_BTC) if pos else None,
             "realized_pnl_jpy": str(pos.realized_jpy) if pos else None,
-            "trades": len(trader.round_trips) if trader else 0,
+            "trades": trader.round_trip_count if trader else 0,
             "open_orders": len(self.executor.orders) if self.executor else 0,
             "halted": bool(halt),
             "halt_reason": halt,
@@ -394,7 +396,7 @@ class BotService:
                 balance.jpy + balance.jpy_reserved,
                 int((balance.btc + balance.btc_reserved) * SATOSHI_PER_BTC),
             )
-            trader = Trader(version.params, position)
+            trader = Trader(version.params, position, keep_round_trips=KEEP_ROUND_TRIPS)
             halted = self.halt.read()
             if halted:
                 trader.risk.halt_reason = halted
@@ -521,6 +523,8 @@ class BotService:
                 await asyncio.wait_for(self.executor.cancel_all(), timeout=deadline * 0.5)
             except (TimeoutError, Exception) as exc:
                 log.error("cancelling orders at stop failed: %r", exc)
+            if not await asyncio.to_thread(self.executor.state.flush, deadline * 0.2):
+                log.error("trading state not written at stop: the next start reconciles")
         if self.watcher is not None:
             self.watcher.stop()
         if self.feed is not None:

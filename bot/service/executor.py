@@ -36,6 +36,7 @@ from bot.trading.trader import CancelOrder, Intent, PlaceOrder, Purpose, Trader
 log = logging.getLogger("bot.orders")
 
 RowSink = Callable[[object], None]
+TRANSACTIONS_KEPT = 100  # about how many ids a transactions reply lists; pruning starts at 2x
 
 
 @dataclass(slots=True)
@@ -275,15 +276,21 @@ class LiveExecutor:
 
     async def poll_once(self) -> None:
         try:
-            txs = await self.rest.transactions()
+            txs = await self.rest.transactions(skip_ids=self._seen_tx)
         except ExchangeError as exc:
             log.warning("transactions poll failed: %s", exc)
             return
+        self._forget_older_than(self.rest.oldest_transaction_id)
         new = [tx for tx in sorted(txs, key=lambda t: t.id) if tx.id not in self._seen_tx]
         for tx in new:
             self._apply_transaction(tx)
         if new:
             self._on_fills(any(tx.liquidity == "M" for tx in new))
+
+    def _forget_older_than(self, oldest_listed: int | None) -> None:
+        """Seen ids below the oldest one the exchange still lists can never come back."""
+        if oldest_listed is not None and len(self._seen_tx) > 2 * TRANSACTIONS_KEPT:
+            self._seen_tx = {i for i in self._seen_tx if i >= oldest_listed}
 
     async def poll_fills(self, interval_s: float) -> None:
         """Poll own transactions every `interval_s` of market time while we have orders.

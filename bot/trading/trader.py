@@ -17,7 +17,8 @@ opens is exactly `order_amount`; one on the same side simply adds to it).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -71,14 +72,21 @@ class WorkingOrder:
 class Trader:
     """Decides orders from the signal, the book's best prices and the position."""
 
-    def __init__(self, params: TradeParams, position: Position) -> None:
+    def __init__(
+        self, params: TradeParams, position: Position, keep_round_trips: int | None = None
+    ) -> None:
+        """`keep_round_trips`: how many recent round trips to keep (None: all, for backtests;
+        a bot that runs for months keeps the last few and counts the rest)."""
         self.position = position
         self.risk = RiskLimits(params)
         self.working: dict[int, WorkingOrder] = {}
         self.exit_reason: str | None = None
         self.initial_equity: Decimal | None = None
         self.refusals: Counter[str] = Counter()
-        self.round_trips: list[RoundTrip] = []
+        self.round_trips: MutableSequence[RoundTrip] = (
+            [] if keep_round_trips is None else deque(maxlen=keep_round_trips)
+        )
+        self.round_trip_count = 0
         self.cooldown_until_us = 0
         self._next_id = 1
         self.update_params(params)
@@ -204,6 +212,7 @@ class Trader:
         if closed:
             self.exit_reason = None
             self.round_trips.extend(closed)
+            self.round_trip_count += len(closed)
             if self.initial_equity is not None:
                 self.risk.record_realized(self.position.realized_jpy, self.initial_equity)
         if w is not None and w.remaining_sat <= 0:

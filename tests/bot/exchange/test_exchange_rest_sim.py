@@ -98,6 +98,10 @@ async def test_order_lifecycle_balances_and_transactions() -> None:
                 (ack.id, 16_001_000, 1_000_000, "T", "buy"),
             ]
             assert txs[1].funds_btc == Decimal("0.01") and txs[1].funds_jpy == Decimal("-160010")
+            # A poller skips parsing what it has booked; the oldest listed id still counts.
+            again = await rest.transactions(skip_ids={txs[1].id})
+            assert [t.id for t in again] == [txs[0].id]
+            assert rest.oldest_transaction_id == txs[1].id
             assert await rest.open_orders() == []
             page = await rest.transactions_page(limit=1)
             assert [t.id for t in page.transactions] == [txs[0].id]
