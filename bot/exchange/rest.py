@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Container
+from collections.abc import Callable, Container
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +39,7 @@ from bot.exchange.models import (
     Transaction,
     TransactionsPage,
 )
+from bot.exchange.private_lock import CANCEL, ORDER, ROUTINE, PriorityLock
 from bot.exchange.wire import PAIR, format_amount, format_rate, parse_order_books
 from bot.market.events import BookSnapshot
 
@@ -81,7 +82,7 @@ class CoincheckRest:
         self._reconcile_delay = reconcile_delay
         self._rng = random.Random(seed)
         self._client = httpx.AsyncClient(timeout=timeout)
-        self._private_lock = asyncio.Lock()
+        self._private_lock = PriorityLock()
         self._max_order_id_seen: int | None = None
         self.oldest_transaction_id: int | None = None
         self.requests_sent = 0
@@ -122,8 +123,12 @@ class CoincheckRest:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         private: bool = False,
+        on_send: Callable[[], None] | None = None,
+        priority: int = ROUTINE,
     ) -> Any:
-        """One HTTP exchange; raises a typed ExchangeError on any failure."""
+        """One HTTP exchange; raises a typed ExchangeError on any failure.
+
+        `on_send` is called just before the request goes out (after any wait for the lock)."""
         url = self.base_url + path
         if params:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
@@ -134,9 +139,13 @@ class CoincheckRest:
                 raise ExchangeError(f"{path} needs api_key and api_secret")
             # Coincheck refuses a nonce lower than one it has already seen, so private requests
             # go one at a time: concurrent ones could overtake each other on the wire.
-            async with self._private_lock:
+            async with self._private_lock.hold(priority):
                 headers.update(self._creds.headers(self._nonce.next(), url, content))
+                if on_send is not None:
+                    on_send()
                 return await self._exchange(method, path, url, content, headers)
+        if on_send is not None:
+            on_send()
         return await self._exchange(method, path, url, content, headers)
 
     async def _exchange(
@@ -174,11 +183,13 @@ class CoincheckRest:
         body: dict[str, Any] | None = None,
         private: bool = False,
         retry_on: tuple[type[ExchangeError], ...] = (RateLimitError, ServerError, ExchangeTimeout),
+        on_send: Callable[[], None] | None = None,
+        priority: int = ROUTINE,
     ) -> Any:
         attempt = 0
         while True:
             try:
-                return await self._send(method, path, params, body, private)
+                return await self._send(method, path, params, body, private, on_send, priority)
             except retry_on as exc:
                 if attempt >= self._max_retries:
                     raise
@@ -285,15 +296,24 @@ class CoincheckRest:
         amount_sat: int | None = None,
         market_buy_jpy: Decimal | None = None,
         time_in_force: str = "good_til_cancelled",
+        on_send: Callable[[], None] | None = None,
     ) -> OrderAck:
-        """Place one order; never sends it twice (see the module docstring)."""
+        """Place one order; never sends it twice (see the module docstring).
+
+        `on_send` is called when the request goes out (each attempt)."""
         body = self._order_body(order_type, rate, amount_sat, market_buy_jpy, time_in_force)
         if self._max_order_id_seen is None:
             await self.learn_order_floor()
         floor = self._max_order_id_seen or 0
         try:
             data = await self._request(
-                "POST", "/api/exchange/orders", body=body, private=True, retry_on=(RateLimitError,)
+                "POST",
+                "/api/exchange/orders",
+                body=body,
+                private=True,
+                retry_on=(RateLimitError,),
+                on_send=on_send,
+                priority=ORDER,
             )
         except _AMBIGUOUS as exc:
             log.warning("create_order %s: %s; reconciling from open orders", order_type, exc)
@@ -389,6 +409,7 @@ class CoincheckRest:
                 f"/api/exchange/orders/{order_id}",
                 private=True,
                 retry_on=(RateLimitError,),
+                priority=CANCEL,
             )
             return int(data["id"])
         except _AMBIGUOUS:

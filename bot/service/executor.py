@@ -87,6 +87,7 @@ class LiveExecutor:
         self._seen_tx: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._poll_wake = asyncio.Event()
+        self._creating = 0  # orders on their way out: a routine poll must not hold them up
         self.accepting = True
         self.params_version_id = None
 
@@ -158,23 +159,42 @@ class LiveExecutor:
 
     async def _create(self, lo: LiveOrder, tick_recv_ns: int) -> None:
         o = lo.order
-        sent = time.perf_counter_ns()
-        self.metrics.tick_to_order.observe((time.time_ns() - tick_recv_ns) / 1e9)
-        self._write(
-            LatencySampleRow(
-                ts=self.clock.now_us(),
-                kind="tick_to_order",
-                value_us=(time.time_ns() - tick_recv_ns) // 1000,
+        sent = 0
+
+        def on_send() -> None:
+            """The request goes out now: tick-to-order ends here (once, not on a retry)."""
+            nonlocal sent
+            if sent:
+                return
+            sent = time.perf_counter_ns()
+            latency_ns = time.time_ns() - tick_recv_ns
+            self.metrics.tick_to_order.observe(latency_ns / 1e9)
+            self._write(
+                LatencySampleRow(
+                    ts=self.clock.now_us(), kind="tick_to_order", value_us=latency_ns // 1000
+                )
             )
-        )
+
+        self._creating += 1
         try:
             ack = await self.rest.create_order(
-                "buy" if o.side is Side.BUY else "sell", rate=o.price, amount_sat=o.amount_sat
+                "buy" if o.side is Side.BUY else "sell",
+                rate=o.price,
+                amount_sat=o.amount_sat,
+                on_send=on_send,
             )
         except ExchangeError as exc:
             log.warning("order %s refused: %s", self.client_order_id(lo.client_id), exc)
             self._close(lo, "rejected", f"{type(exc).__name__}: {exc}")
             return
+        except Exception as exc:
+            # A bug must not leave the order open in the Trader forever (no more trading);
+            # if it did reach the exchange, the orphan sweep cancels it.
+            log.exception("placing order %s failed", self.client_order_id(lo.client_id))
+            self._close(lo, "rejected", f"internal error: {type(exc).__name__}")
+            return
+        finally:
+            self._creating -= 1
         rtt_us = (time.perf_counter_ns() - sent) // 1000
         self.metrics.order_round_trip.observe(rtt_us / 1e6)
         self._write(
@@ -300,7 +320,10 @@ class LiveExecutor:
         wall_interval = max(0.005, self.clock.wall_seconds(interval_s))
         while True:
             if self.orders:
-                await self.poll_once()
+                # Private requests go one at a time (nonces): a poll started now would make an
+                # order that is about to go out wait a round trip. That order polls anyway.
+                if not self._creating:
+                    await self.poll_once()
                 await asyncio.sleep(wall_interval)
             else:
                 self._poll_wake.clear()
